@@ -1,0 +1,141 @@
+"""Channel DSNs: ``alias://user:pass@host:port``, parsed by hand.
+
+``urlsplit`` cannot be used: ``_`` is not a URL-scheme character, so ``my_box://host`` would not
+be split at all, and passwords may contain every reserved character.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from urllib.parse import quote, unquote
+
+from .errors import DSNError
+
+__all__ = ["ALIAS_RE", "DSN", "check_alias"]
+
+ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
+_FORM = "expected alias://[user[:password]@]host[:port], e.g. web1://deploy@10.0.0.5:22"
+_HOST_RE = re.compile(r"^[A-Za-z0-9_.%-]+$")
+
+
+def _has_control(text: str) -> bool:
+    return any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in text)
+
+
+def check_alias(alias: str) -> str:
+    """Return ``alias`` unchanged when it is valid, else raise DSNError saying what is allowed."""
+    if not ALIAS_RE.match(alias):
+        raise DSNError(
+            f"invalid alias {alias!r}: use 1-64 letters, digits, '_', '.', '+' or '-', starting with a letter or digit"
+        )
+    return alias
+
+
+@dataclass(frozen=True)
+class DSN:
+    """A parsed channel DSN. ``user`` and ``port`` are None when the text does not state them:
+    they are resolved at connect time (ssh_config, then the OS user and 22)."""
+
+    alias: str
+    host: str
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    port: int | None = None
+
+    @property
+    def key(self) -> str:
+        """Aliases are kept as typed but compared case-insensitively."""
+        return self.alias.casefold()
+
+    @classmethod
+    def parse(cls, text: str) -> DSN:
+        if not isinstance(text, str):
+            raise DSNError(f"a DSN must be text, not {type(text).__name__}; {_FORM}")
+        if not text:
+            raise DSNError(f"empty DSN; {_FORM}")
+        alias, sep, rest = text.partition("://")
+        if not sep:
+            raise DSNError(f"missing alias: no '://' in the DSN; {_FORM}")
+        if not alias:
+            raise DSNError(f"missing alias before '://'; {_FORM}")
+        if _has_control(alias):
+            raise DSNError(f"the alias contains whitespace or control characters; {_FORM}")
+        check_alias(alias)
+        userinfo, at, hostpart = rest.rpartition("@")
+        if not at:
+            userinfo, hostpart = "", rest
+        for cut in "/?#":
+            hostpart = hostpart.split(cut, 1)[0]
+        user: str | None = None
+        password: str | None = None
+        if at:
+            if _has_control(userinfo):
+                raise DSNError(f"the user or password contains whitespace or control characters; {_FORM}")
+            raw_user, colon, raw_pass = userinfo.partition(":")
+            user = unquote(raw_user) or None
+            password = unquote(raw_pass) if colon and raw_pass else None
+        if _has_control(hostpart):
+            raise DSNError(f"the host contains whitespace or control characters; {_FORM}")
+        host, port = _split_host_port(hostpart)
+        return cls(alias=alias, host=host, user=user, password=password, port=port)
+
+    def to_text(self, *, reveal_password: bool = False) -> str:
+        """The DSN as text; the password appears only when asked for, percent-encoded."""
+        userinfo = ""
+        if self.user is not None or self.password is not None:
+            userinfo = quote(self.user or "", safe="")
+            if self.password is not None:
+                userinfo += ":" + (quote(self.password, safe="") if reveal_password else "****")
+            userinfo += "@"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        port = f":{self.port}" if self.port is not None else ""
+        return f"{self.alias}://{userinfo}{host}{port}"
+
+    def display(self, user: str | None = None, port: int | None = None) -> str:
+        """The seed's log form ``alias://user:None@host:port`` with resolved user and port;
+        ``****`` stands for a password."""
+        pw = "****" if self.password else "None"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{self.alias}://{user or self.user}:{pw}@{host}:{port or self.port or 22}"
+
+    def with_(self, **changes: object) -> DSN:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _split_host_port(hostpart: str) -> tuple[str, int | None]:
+    if not hostpart:
+        raise DSNError(f"missing host; {_FORM}")
+    port_text: str | None = None
+    if hostpart.startswith("["):
+        end = hostpart.find("]")
+        if end < 0:
+            raise DSNError(f"unclosed '[' in the host {hostpart!r}: write IPv6 as [::1]; {_FORM}")
+        host = hostpart[1:end]
+        after = hostpart[end + 1 :]
+        if after:
+            if not after.startswith(":"):
+                raise DSNError(f"unexpected {after!r} after the host [{host}]; {_FORM}")
+            port_text = after[1:]
+        if not host or not all(c in "0123456789abcdefABCDEF:.%" or c.isalnum() for c in host):
+            raise DSNError(f"invalid IPv6 host [{host}]; {_FORM}")
+    else:
+        if hostpart.count(":") > 1:
+            raise DSNError(f"IPv6 hosts go in brackets, like [{hostpart}]; {_FORM}")
+        host, colon, port_text_ = hostpart.partition(":")
+        port_text = port_text_ if colon else None
+        if not host:
+            raise DSNError(f"missing host; {_FORM}")
+        if not _HOST_RE.match(host):
+            raise DSNError(f"invalid host {host!r}: use a host name, an IP address or an ssh_config Host; {_FORM}")
+    port: int | None = None
+    if port_text is not None:
+        if not port_text.isascii() or not port_text.isdigit():
+            raise DSNError(f"invalid port {port_text!r}: the port must be a number from 1 to 65535")
+        port = int(port_text)
+        if not 1 <= port <= 65535:
+            raise DSNError(f"invalid port {port}: the port must be a number from 1 to 65535")
+    return host, port
