@@ -1,9 +1,9 @@
 """sshpool: persistent SSH channels, commands in milliseconds."""
 
-from __future__ import annotations
-
 from .channel import Channel, ChannelInfo
+from .connection import AsyncConnection
 from .defaults import UNSET, Settings
+from .direct import open_connection
 from .dsn import DSN
 from .errors import (
     AliasInUseError,
@@ -26,6 +26,7 @@ from .errors import (
 )
 from .pool import Pool
 from .result import Result
+from .sync import Connection, connect
 
 __version__ = "0.1.0"
 
@@ -33,11 +34,13 @@ __all__ = [
     "DSN",
     "UNSET",
     "AliasInUseError",
+    "AsyncConnection",
     "AuthenticationError",
     "Channel",
     "ChannelClosedError",
     "ChannelInfo",
     "ChannelUnavailableError",
+    "Connection",
     "CommandError",
     "CommandFailedError",
     "CommandTimeoutError",
@@ -55,4 +58,6 @@ __all__ = [
     "TokenError",
     "UnknownAliasError",
     "__version__",
+    "connect",
+    "open_connection",
 ]

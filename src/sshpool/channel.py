@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -193,6 +193,15 @@ class Channel:
             queued=self.queued,
             dsn_text=self.display(),
         )
+
+    def local_ports(self) -> list[int]:
+        """Client-side TCP ports of the open connections (to find their sshd processes)."""
+        ports = []
+        for link in self._links:
+            sockname = link.conn.get_extra_info("sockname")
+            if sockname:
+                ports.append(int(sockname[1]))
+        return ports
 
     def display(self) -> str:
         t = self.target
@@ -486,6 +495,28 @@ class Channel:
         finally:
             self._running.discard(task)
             self._stopped_tasks.discard(task)
+
+    @contextlib.asynccontextmanager
+    async def sftp(self, *, timeout: float | None = None, client: str = "") -> AsyncIterator[asyncssh.SFTPClient]:
+        """An SFTP session on one of the channel's connections; it holds a session slot."""
+        loop = asyncio.get_running_loop()
+        if timeout is None:
+            timeout = self.settings.connect_timeout
+        link = await self._acquire(client, loop.time() + timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                sftp = await link.conn.start_sftp_client()
+            try:
+                yield sftp
+            finally:
+                sftp.exit()
+        except (asyncssh.Error, OSError) as exc:
+            raise ChannelUnavailableError(
+                f"SFTP on channel {self.alias} failed: {exc}; is the sftp subsystem enabled on {self.host}?",
+                alias=self.alias,
+            ) from None
+        finally:
+            self._release(link)
 
     async def accept_host_key(self) -> str:
         """Trust the key the host offered at the last refused attempt; returns its fingerprint."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +74,12 @@ class HostKeyTrust:
 
         return {"known_hosts": match, "client_factory": _client_factory(capture, policy)}
 
-    def error(self, target: Target, capture: KeyCapture, alias: str | None = None) -> HostKeyError:
+    def error(self, target: Target, capture: KeyCapture, alias: str | None = None, note: str = "") -> HostKeyError:
         """The error for a refused key: what it is, and the two ways to accept it."""
         key = capture.offered
         kind = key.get_algorithm() if key is not None else "unknown type"
         fp = fingerprint(key) if key is not None else "unknown"
-        where = f"{target.host} port {target.port}"
+        where = f"{target.host} port {target.port}{note}"
         accept = f"sshpoolctl hostkey accept {alias}" if alias else "Pool.accept_host_key(alias)"
         scan = f"ssh-keyscan -p {target.port} -t {kind} {target.host} >> ~/.ssh/known_hosts"
         if capture.known_any:
@@ -145,7 +145,3 @@ def _client_factory(capture: KeyCapture, policy: str) -> Callable[[], asyncssh.S
             return policy == "off"
 
     return _Client
-
-
-def host_key_files(paths: Sequence[str]) -> list[str]:
-    return [p for p in paths if os.path.isfile(p)]

@@ -124,7 +124,7 @@ async def _open_one(
             async with asyncio.timeout(connect_timeout + 1):
                 conn = await asyncssh.connect(target.host, **options)
         except asyncssh.HostKeyNotVerifiable:
-            err = trust.error(target, capture, alias)
+            err = trust.error(target, capture, alias, hop_note)
             err.capture = capture  # type: ignore[attr-defined]  # lets the channel accept it later
             raise err from None
         except asyncssh.PermissionDenied as exc:

@@ -44,6 +44,7 @@ class Pool:
         self._keepalive_explicit = keepalive_explicit or bool(overrides.get("keepalive_interval"))
         self._on_event = on_event
         self._channels: dict[str, Channel] = {}
+        self._retiring: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------ sync views
 
@@ -116,6 +117,29 @@ class Pool:
         del self._channels[channel.dsn.key]
         await channel.aclose(drain=drain)
 
+    async def update(self, alias: str, dsn: DSN | str, *, wait: float | Any | None = UNSET) -> ChannelInfo:
+        """Replace a channel's DSN (a new password, port...) keeping its alias and start_time.
+        Commands already running finish on the old connections, which close after them."""
+        old = self.get(alias)
+        if isinstance(dsn, str):
+            dsn = DSN.parse(dsn)
+        if dsn.key != old.dsn.key:
+            raise AliasInUseError(
+                f"cannot rename {old.alias!r} to {dsn.alias!r} by an update: stop it and start the new one",
+                alias=alias,
+            )
+        del self._channels[old.dsn.key]
+        try:
+            channel = self.add(dsn, forward_agent=old.forward_agent)
+        except BaseException:
+            self._channels[old.dsn.key] = old
+            raise
+        channel.start_time = old.start_time
+        task = asyncio.get_running_loop().create_task(old.aclose(drain=self.settings.drain_timeout))
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
+        return await channel.start(self.settings.start_wait if wait is UNSET else wait)
+
     async def run(self, alias: str, command: str, **kwargs: Any) -> Result:
         return await self.get(alias).run(command, **kwargs)
 
@@ -126,7 +150,7 @@ class Pool:
     async def aclose(self, *, drain: float = 0.0) -> None:
         channels = list(self._channels.values())
         self._channels.clear()
-        await asyncio.gather(*(c.aclose(drain=drain) for c in channels), return_exceptions=True)
+        await asyncio.gather(*(c.aclose(drain=drain) for c in channels), *self._retiring, return_exceptions=True)
 
     async def __aenter__(self) -> Pool:
         return self

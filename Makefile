@@ -1,0 +1,34 @@
+# Two commands for a newcomer: `make demo` and `make test`. Both set the machine up first.
+SHELL := /bin/sh
+VENV := .venv
+BIN := $(VENV)/bin
+# The tests and the demo start sshd and create a throwaway local user: root, or passwordless sudo.
+AS_ROOT := $(shell [ "$$(id -u)" -eq 0 ] || echo "sudo -n --preserve-env=PATH")
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint typecheck chaos bench clean
+
+setup:
+	@sh scripts/setup.sh
+
+demo: setup
+	$(AS_ROOT) $(BIN)/python scripts/demo.py
+
+lint: setup
+	$(BIN)/ruff check src tests scripts
+	$(BIN)/ruff format --check src tests scripts
+
+typecheck: setup
+	$(BIN)/mypy src
+
+test: lint typecheck
+	$(AS_ROOT) $(BIN)/pytest -m "not chaos" --durations=25 $(PYTEST_ARGS)
+
+chaos: setup
+	$(AS_ROOT) $(BIN)/pytest -m chaos --durations=25 $(PYTEST_ARGS)
+
+bench: setup
+	$(AS_ROOT) $(BIN)/python -m bench $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

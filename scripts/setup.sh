@@ -1,0 +1,39 @@
+#!/bin/sh
+# Prepares this machine for `make demo` and `make test`: the Debian packages the tests drive for real
+# (OpenSSH's sshd and client, sudo, git, iptables, curl) and a project virtualenv in .venv.
+# Needs root or passwordless sudo because it installs packages; says so and stops otherwise.
+set -eu
+
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" -eq 0 ]; then
+    SUDO=""
+elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO="sudo -n"
+else
+    echo "setup: this needs root or passwordless sudo (it installs openssh-server and other packages," >&2
+    echo "       and the tests create and remove a local user). Run it as root, or configure sudo." >&2
+    exit 2
+fi
+
+PACKAGES="openssh-server openssh-client sudo git curl iproute2 iptables procps passwd python3 python3-venv"
+missing=""
+for p in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+    echo "setup: installing Debian packages:$missing"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+    # shellcheck disable=SC2086
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+# The packaged sshd service is not needed: the demo and the tests start their own on free loopback ports.
+$SUDO mkdir -p /run/sshd
+
+PY="${PYTHON:-python3}"
+if [ ! -x .venv/bin/python ]; then
+    "$PY" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean]'
+echo "setup: ready (.venv with sshpool and its test tools; sshd at $(command -v sshd || echo /usr/sbin/sshd))"

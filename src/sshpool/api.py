@@ -1,0 +1,542 @@
+"""The REST API over a :class:`~sshpool.pool.Pool`: the seed's routes, kept byte-compatible for its
+clients, plus fan-out, live output, health, metrics and a local /docs.
+
+The guard (request id, Host check, token, body limit) and the answers live in :mod:`sshpool.asgi`,
+the body rule in :mod:`sshpool.bodies`, the OpenAPI text in :mod:`sshpool.apidoc`. Endpoints read
+the raw body themselves, so FastAPI never answers 422.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fnmatch
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from importlib import resources
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Scope
+
+from . import __version__
+from .apidoc import DOCS_HTML, RESPONSES, body_doc
+from .asgi import (
+    FANOUT_LIMIT,
+    ApiState,
+    Disconnected,
+    Guard,
+    NDJSONStream,
+    OutputLines,
+    error_answer,
+    host_name,
+    problem,
+    until_disconnect,
+    wants_json,
+)
+from .audit import AuditLog
+from .bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, number, read_body
+from .defaults import UNSET, Settings
+from .dsn import DSN
+from .errors import (
+    AliasInUseError,
+    HostNotAllowedError,
+    RequestError,
+    ShuttingDownError,
+    SSHPoolError,
+    UnknownAliasError,
+)
+from .metrics import CONTENT_TYPE as METRICS_TYPE
+from .metrics import Metrics
+from .pool import Pool
+from .result import Result
+from .store import Store
+from .target import resolve
+
+__all__ = ["ApiState", "create_app", "parse_networks", "wants_json"]
+
+log = logging.getLogger("sshpool")
+
+
+def create_app(
+    pool: Pool,
+    *,
+    token: str,
+    allowed_hosts: Iterable[str] = (),
+    allow_networks: Iterable[str] | None = None,
+    settings: Settings | None = None,
+    store: Store | None = None,
+    audit: AuditLog | None = None,
+    check_host: bool = True,
+    ready: bool = True,
+    fanout_limit: int = FANOUT_LIMIT,
+) -> FastAPI:
+    """The ASGI app for ``pool``. ``allow_networks`` (CIDRs) limits which hosts POST /channels
+    may add; ``None`` allows any. The returned app's ``state.api`` is the :class:`ApiState`."""
+    if not token:
+        raise ValueError("an empty token would let anyone in; pass a real token")
+    state = ApiState(
+        token=token,
+        settings=settings or pool.settings,
+        allowed_hosts=frozenset(
+            host_name(f"[{h}]" if ":" in h and not h.startswith("[") else h) for h in allowed_hosts
+        ),
+        allow_networks=None if allow_networks is None else tuple(parse_networks(allow_networks)),
+        check_host=check_host,
+        ready=ready,
+        store=store,
+        audit=audit,
+        fanout_limit=fanout_limit,
+    )
+    metrics = Metrics(pool)
+    app = FastAPI(
+        title="sshpoold",
+        version=__version__,
+        description="Persistent SSH channels by alias: start, stop, status and run commands in milliseconds.",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.api = state
+    app.state.metrics = metrics
+    handlers = _Handlers(pool, state, metrics)
+    handlers.install(app)
+    app.add_middleware(Guard, state=state, metrics=metrics)
+    return app
+
+
+def parse_networks(items: Iterable[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    nets = []
+    for item in items:
+        for part in item.split(","):
+            if part.strip():
+                try:
+                    nets.append(ipaddress.ip_network(part.strip(), strict=False))
+                except ValueError:
+                    raise ValueError(
+                        f"invalid network {part.strip()!r} in --allow-hosts: use CIDRs like 10.0.0.0/8"
+                    ) from None
+    return nets
+
+
+def _methods_for(route: Any, scope: Scope) -> set[str]:
+    """Every method any route serves on this path (Starlette's 405 names only the first route's)."""
+    from starlette.routing import Match
+
+    match, _ = route.matches({**scope, "method": "GET"})
+    if match == Match.NONE:
+        return set()
+    methods: set[str] = getattr(route, "methods", None) or set()
+    return methods - {"HEAD"} | ({"HEAD"} if "GET" in methods else set())
+
+
+def _client_key(request: Request) -> str:
+    given = request.headers.get("x-sshpool-client", "").strip()
+    if given:
+        return given[:128]
+    return request.client.host if request.client else "local"
+
+
+class _Handlers:
+    """The endpoints, with the pool, state and metrics they share."""
+
+    def __init__(self, pool: Pool, state: ApiState, metrics: Metrics) -> None:
+        self.pool = pool
+        self.state = state
+        self.metrics = metrics
+
+    # -- plumbing
+
+    def install(self, app: FastAPI) -> None:
+        async def on_sshpool_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, SSHPoolError)
+            return error_answer(exc, json_body=wants_json(request.scope["headers"]))
+
+        async def on_http_error(request: Request, exc: Exception) -> Response:
+            assert isinstance(exc, StarletteHTTPException)
+            as_json = wants_json(request.scope["headers"])
+            if exc.status_code == 405:
+                allowed = sorted(
+                    {m for route in app.router.routes for m in _methods_for(route, request.scope)} or {"GET"}
+                )
+                exc.headers = {"Allow": ", ".join(allowed)}
+                resp = problem(
+                    405,
+                    "method_not_allowed",
+                    f"method {request.method} is not allowed on {request.url.path}",
+                    json_body=as_json,
+                )
+                resp.headers.update(exc.headers or {})
+                return resp
+            if exc.status_code == 404:
+                return problem(404, "not_found", f"no such resource: {request.url.path}", json_body=as_json)
+            return problem(exc.status_code, "bad_request", str(exc.detail), json_body=as_json)
+
+        async def on_validation(request: Request, exc: Exception) -> Response:
+            return problem(
+                400, "bad_request", f"invalid request: {exc}", json_body=wants_json(request.scope["headers"])
+            )
+
+        app.add_exception_handler(SSHPoolError, on_sshpool_error)
+        app.add_exception_handler(StarletteHTTPException, on_http_error)
+        app.add_exception_handler(RequestValidationError, on_validation)
+
+        routes: list[tuple[str, str, Callable[..., Awaitable[Response]], str, str, str | None]] = [
+            ("GET", "/channels", self.list_channels, "listChannels", "list", None),
+            ("POST", "/channels", self.start_channel, "startChannel", "start", "dsn"),
+            ("GET", "/channels/{alias}", self.get_channel, "getChannel", "info", None),
+            ("POST", "/channels/{alias}", self.run_command, "runCommand", "run", "command"),
+            ("DELETE", "/channels/{alias}", self.stop_channel, "stopChannel", "stop", None),
+            ("PATCH", "/channels/{alias}", self.update_channel, "updateChannel", "start", "dsn"),
+            ("POST", "/channels/{alias}/hostkey", self.accept_host_key, "acceptHostKey", "hostkey", None),
+            ("POST", "/run", self.fan_out, "fanOut", "fanout", "fanout"),
+            ("GET", "/healthz", self.healthz, "healthz", "health", None),
+            ("GET", "/readyz", self.readyz, "readyz", "ready", None),
+            ("GET", "/metrics", self.metrics_page, "metrics", "metrics", None),
+        ]
+        r = app.router
+        for method, path, endpoint, op_id, doc, body in routes:
+            r.add_api_route(
+                path,
+                endpoint,
+                methods=[method],
+                operation_id=op_id,
+                responses=RESPONSES[doc],
+                openapi_extra=body_doc(body) if body else None,
+                summary=(endpoint.__doc__ or op_id).strip().splitlines()[0],
+            )
+        r.add_api_route("/docs", self.docs, methods=["GET"], include_in_schema=False)
+        r.add_api_route("/static/{name}", self.static, methods=["GET"], include_in_schema=False)
+
+    def _audit(self, request: Request, event: str, **fields: Any) -> None:
+        if self.state.audit is not None:
+            try:
+                self.state.audit.write(
+                    event, request_id=request.scope["state"].get("request_id"), client=_client_key(request), **fields
+                )
+            except OSError as exc:
+                log.error("audit log write failed: %s", exc)
+
+    def _refuse_while_draining(self) -> None:
+        if self.state.draining:
+            self.metrics.refused("shutting_down")
+            raise ShuttingDownError("sshpoold is shutting down; retry against the restarted daemon")
+
+    async def _persist(self, dsn: DSN, source: str = "api") -> None:
+        if self.state.store is not None:
+            await asyncio.to_thread(self.state.store.put, dsn, source)
+
+    # -- channels
+
+    async def list_channels(self) -> Response:
+        """Status of every channel."""
+        return JSONResponse({alias: info.to_dict() for alias, info in self.pool.status().items()})
+
+    async def get_channel(self, alias: str) -> Response:
+        """Status of one channel."""
+        return JSONResponse(self.pool.get(alias).info().to_dict())
+
+    async def start_channel(self, request: Request) -> Response:
+        """Start a channel from a DSN."""
+        self._refuse_while_draining()
+        body = await read_body(request, "dsn", ("wait",))
+        wait = number(body.fields, "wait")
+        dsn = DSN.parse(body.text)
+        if dsn.alias in self.pool:
+            raise AliasInUseError(
+                f"alias {dsn.alias!r} is already in use; stop it first or pick another alias", alias=dsn.alias
+            )
+        await self._check_allowed(dsn)
+        info = await self.pool.start(dsn, wait=UNSET if "wait" not in body.fields else wait)
+        await self._persist(dsn)
+        self._audit(request, "start", alias=dsn.alias, dsn=dsn.to_text(), state=info.state)
+        return self._started(dsn.alias, info.state, info.last_error)
+
+    def _started(self, alias: str, state: str, why: str | None) -> Response:
+        where = {"Location": f"/channels/{alias}"}
+        if state == "up":
+            return PlainTextResponse("OK", headers=where)
+        return PlainTextResponse(f"added; not connected: {why or state}; retrying", status_code=202, headers=where)
+
+    async def update_channel(self, request: Request, alias: str) -> Response:
+        """Replace a channel's DSN (new password, port...) keeping its start_time."""
+        self._refuse_while_draining()
+        channel = self.pool.get(alias)
+        body = await read_body(request, "dsn", ("wait",))
+        wait = number(body.fields, "wait")
+        dsn = DSN.parse(body.text)
+        if dsn.key != channel.dsn.key:
+            raise RequestError(f"the DSN's alias {dsn.alias!r} differs from {alias!r}: PATCH cannot rename a channel")
+        await self._check_allowed(dsn)
+        info = await self.pool.update(alias, dsn, wait=UNSET if "wait" not in body.fields else wait)
+        await self._persist(dsn)
+        self._audit(request, "update", alias=dsn.alias, dsn=dsn.to_text(), state=info.state)
+        return self._started(dsn.alias, info.state, info.last_error)
+
+    async def stop_channel(self, request: Request, alias: str) -> Response:
+        """Stop a channel and forget it."""
+        channel = self.pool.get(alias)
+        if self.state.store is not None:
+            await asyncio.to_thread(self.state.store.delete, channel.alias)
+        with contextlib.suppress(UnknownAliasError):
+            await self.pool.stop(channel.alias)
+        self._audit(request, "stop", alias=channel.alias)
+        return PlainTextResponse("OK")
+
+    async def accept_host_key(self, request: Request, alias: str) -> Response:
+        """Trust the host key the channel's host offers now."""
+        channel = self.pool.get(alias)
+        fingerprint = await self.pool.accept_host_key(channel.alias)
+        self._audit(request, "hostkey", alias=channel.alias, fingerprint=fingerprint)
+        return JSONResponse({"alias": channel.alias, "fingerprint": fingerprint})
+
+    async def _check_allowed(self, dsn: DSN) -> None:
+        nets = self.state.allow_networks
+        if nets is None:
+            return
+        try:
+            target = resolve(dsn, self.state.settings)
+            hosts = [target.host, *(j.host for j in target.jump)]
+        except (ValueError, OSError):
+            hosts = [dsn.host]
+        for host in hosts:
+            addrs = await _addresses(host, nets)
+            bad = [a for a in addrs if not any(a in n for n in nets)]
+            if not addrs or bad:
+                raise HostNotAllowedError(
+                    f"host {host!r} is outside the networks this daemon may connect to "
+                    f"({', '.join(str(n) for n in nets)}; see --allow-hosts)",
+                    alias=dsn.alias,
+                )
+
+    # -- commands
+
+    async def run_command(self, request: Request, alias: str) -> Response:
+        """Run a command on a channel."""
+        self._refuse_while_draining()
+        channel = self.pool.get(alias)
+        spec = command_spec(await read_body(request, "command", COMMAND_FIELDS))
+        client = _client_key(request)
+        rid = request.scope["state"].get("request_id", "")
+        if "application/x-ndjson" in request.headers.get("accept", ""):
+
+            async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
+                chunks = OutputLines(emit, spec.raw, None)
+                result = await self._run_or_error(request, channel.alias, spec, client, on_output=chunks)
+                chunks.flush()
+                emit(result.to_dict(raw=spec.raw, output=False))
+
+            return NDJSONStream(produce, rid)
+        try:
+            result = await until_disconnect(request.receive, self._run_one(request, channel.alias, spec, client))
+        except Disconnected:
+            log.info("client went away during request %s on %s: command cancelled", rid, channel.alias)
+            self._audit(request, "run", alias=channel.alias, command=spec.command, error="client_disconnected")
+            return Response(status_code=499)
+        return JSONResponse(result.to_dict(raw=spec.raw))
+
+    async def _run_one(
+        self,
+        request: Request,
+        alias: str,
+        spec: CommandSpec,
+        client: str,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> Result:
+        """Run and account for one command; a refusal comes back as a Result with ``error``
+        when ``as_result`` callers (fan-out, streams) need one, else it raises."""
+        started = time.monotonic()
+        task = asyncio.current_task()
+        if task is not None:
+            self.state.in_flight.add(task)
+        try:
+            result = await self.pool.run(
+                alias,
+                spec.command,
+                input=spec.input,
+                timeout=UNSET if spec.timeout is None else spec.timeout,
+                env=spec.env,
+                on_output=on_output,
+                client=client,
+            )
+        except SSHPoolError as exc:
+            self.metrics.refused(exc.code)
+            self._audit(
+                request,
+                "run",
+                alias=alias,
+                command=spec.command,
+                error=exc.code,
+                duration=round(time.monotonic() - started, 6),
+            )
+            raise
+        finally:
+            if task is not None:
+                self.state.in_flight.discard(task)
+        if result.error == "channel_stopped" and self.state.draining:
+            result = replace(result, exception="sshpoold is shutting down: the command was signalled before it ended")
+        self.metrics.observe(result, time.monotonic() - started)
+        self._audit(
+            request,
+            "run",
+            alias=alias,
+            command=spec.command,
+            exit_code=result.exit_code,
+            error=result.error,
+            signal=result.signal,
+            duration=round(result.duration, 6),
+        )
+        return result
+
+    async def _run_or_error(
+        self,
+        request: Request,
+        alias: str,
+        spec: CommandSpec,
+        client: str,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> Result:
+        try:
+            return await self._run_one(request, alias, spec, client, on_output)
+        except SSHPoolError as exc:
+            return Result(error=exc.code, exception=exc.message, alias=alias)
+
+    async def fan_out(self, request: Request) -> Response:
+        """Run a command on many channels at once."""
+        self._refuse_while_draining()
+        body = await read_body(request, "command", (*COMMAND_FIELDS, "channels"))
+        if "channels" not in body.fields:
+            raise RequestError('field "channels" is required: a list of aliases, "*" or a glob like "web*"; send JSON')
+        aliases = self._select(body.fields["channels"])
+        spec = command_spec(Body(body.text, {k: v for k, v in body.fields.items() if k != "channels"}))
+        client = _client_key(request)
+        limit = asyncio.Semaphore(self.state.fanout_limit)
+        rid = request.scope["state"].get("request_id", "")
+
+        async def one(alias: str, on_output: Callable[[str, bytes], None] | None = None) -> Result:
+            async with limit:
+                if alias not in self.pool:
+                    return Result(error="unknown_alias", exception=f"unknown alias {alias!r}", alias=alias)
+                return await self._run_or_error(request, alias, spec, client, on_output)
+
+        if "application/x-ndjson" in request.headers.get("accept", ""):
+
+            async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
+                results: dict[str, dict[str, Any]] = {}
+
+                async def streamed(alias: str) -> None:
+                    chunks = OutputLines(emit, spec.raw, alias)
+                    result = await one(alias, chunks)
+                    chunks.flush()
+                    results[alias] = result.to_dict(raw=spec.raw, output=False)
+                    emit({"alias": alias, "result": results[alias]})
+
+                await asyncio.gather(*(streamed(a) for a in aliases))
+                emit({"results": {a: results[a] for a in aliases}})
+
+            return NDJSONStream(produce, rid)
+
+        async def everyone() -> list[Result]:
+            return list(await asyncio.gather(*(one(a) for a in aliases)))
+
+        try:
+            results = await until_disconnect(request.receive, everyone())
+        except Disconnected:
+            return Response(status_code=499)
+        return JSONResponse({a: r.to_dict(raw=spec.raw) for a, r in zip(aliases, results, strict=True)})
+
+    def _select(self, channels: Any) -> list[str]:
+        if isinstance(channels, str):
+            pattern = channels.casefold()
+            found = [a for a in self.pool.aliases() if fnmatch.fnmatchcase(a.casefold(), pattern)]
+            if not found:
+                known = ", ".join(self.pool.aliases()) or "none"
+                raise UnknownAliasError(
+                    channels,
+                    self.pool.aliases(),
+                    message=f"no channel matches {channels!r}; known channels: {known}",
+                )
+            return found
+        if isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
+            seen: dict[str, str] = {}
+            for c in channels:
+                seen.setdefault(c.casefold(), c)
+            return [self.pool.get(c).alias if c in self.pool else c for c in seen.values()]
+        raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
+
+    # -- operations
+
+    async def healthz(self) -> Response:
+        """The process is up."""
+        return PlainTextResponse("")
+
+    async def readyz(self) -> Response:
+        """Ready: state loaded, listening, not draining."""
+        return PlainTextResponse("", status_code=200 if self.state.ready and not self.state.draining else 503)
+
+    async def metrics_page(self) -> Response:
+        """Prometheus metrics."""
+        return Response(self.metrics.render(), media_type=METRICS_TYPE)
+
+    async def docs(self) -> Response:
+        return Response(DOCS_HTML, media_type="text/html")
+
+    async def static(self, name: str) -> Response:
+        types = {".js": "application/javascript", ".css": "text/css", ".png": "image/png"}
+        kind = next((t for ext, t in types.items() if name.endswith(ext)), None)
+        try:
+            data = (resources.files("sshpool") / "static" / name).read_bytes() if kind and "/" not in name else None
+        except (FileNotFoundError, IsADirectoryError):
+            data = None
+        if data is None:
+            return PlainTextResponse("NOT FOUND", status_code=404)
+        return Response(data, media_type=kind, headers={"Cache-Control": "public, max-age=86400"})
+
+
+async def _addresses(
+    host: str, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The host's addresses, looked up only when needed: a literal IP as is, /etc/hosts names
+    from the file, and DNS only when the allow-list reaches beyond loopback (so a loopback-only
+    daemon never sends a lookup out)."""
+    try:
+        return [ipaddress.ip_address(host.split("%")[0])]
+    except ValueError:
+        pass
+    from_file = _etc_hosts().get(host.lower())
+    if from_file:
+        return from_file
+    if all(n.is_loopback for n in nets):
+        return []
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(5):
+            infos = await loop.getaddrinfo(host, None)
+    except (OSError, TimeoutError):
+        return []
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+def _etc_hosts() -> dict[str, list[ipaddress.IPv4Address | ipaddress.IPv6Address]]:
+    table: dict[str, list[ipaddress.IPv4Address | ipaddress.IPv6Address]] = {
+        "localhost": [ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")]
+    }
+    with contextlib.suppress(OSError):
+        with open("/etc/hosts", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                parts = line.split("#", 1)[0].split()
+                if len(parts) < 2:
+                    continue
+                try:
+                    addr = ipaddress.ip_address(parts[0])
+                except ValueError:
+                    continue
+                for name in parts[1:]:
+                    table.setdefault(name.lower(), []).append(addr)
+    return table

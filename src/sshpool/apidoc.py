@@ -1,0 +1,238 @@
+"""The OpenAPI description of the REST API and the /docs page.
+
+Endpoints read their bodies by hand (one rule for JSON, form and raw text), so FastAPI cannot
+infer the schemas: they are written here, and a property-based run (schemathesis) checks that the
+answers agree with them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+__all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
+
+_NUM_OR_NULL: Final = {"type": ["number", "null"]}
+_STR_OR_NULL: Final = {"type": ["string", "null"]}
+
+INFO: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["user", "pass", "host", "port", "is_alive", "start_time", "state"],
+    "properties": {
+        "user": {"type": "string"},
+        "pass": {"type": ["string", "null"], "enum": ["****", None], "description": "never the password"},
+        "host": {"type": "string"},
+        "port": {"type": "integer"},
+        "is_alive": {"type": "boolean", "description": "the SSH connection is up now"},
+        "start_time": {"type": "number"},
+        "state": {"type": "string", "enum": ["connecting", "up", "reconnecting", "stopped", "failed"]},
+        "last_error": _STR_OR_NULL,
+        "last_error_code": _STR_OR_NULL,
+        "connected_since": _NUM_OR_NULL,
+        "commands_run": {"type": "integer"},
+        "connections": {"type": "integer"},
+        "running": {"type": "integer"},
+        "queued": {"type": "integer"},
+        "dsn": {"type": "string"},
+    },
+}
+
+RESULT: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["exit_code", "timed_out", "truncated", "duration"],
+    "properties": {
+        "stdout": {"type": "string"},
+        "stderr": {"type": "string"},
+        "exit_code": {"type": ["integer", "null"]},
+        "signal": _STR_OR_NULL,
+        "timed_out": {"type": "boolean"},
+        "truncated": {"type": "boolean"},
+        "stdout_total": {"type": "integer"},
+        "stderr_total": {"type": "integer"},
+        "duration": {"type": "number"},
+        "error": {"type": "string", "description": "a code: timeout, link_lost, channel_stopped, ..."},
+        "exception": {"type": "string"},
+        "stdout_b64": {"type": "string", "contentEncoding": "base64"},
+        "stderr_b64": {"type": "string", "contentEncoding": "base64"},
+    },
+}
+
+PROBLEM: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string"},
+        "alias": {"type": "string"},
+        "fingerprint": {"type": "string"},
+    },
+}
+
+_TEXT: Final = {"text/plain": {"schema": {"type": "string"}}}
+_EMPTY: Final = {"text/plain": {"schema": {"type": "string", "maxLength": 0}}}
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {
+        "description": description + " (plain text; RFC 9457 problem+json when Accept asks for JSON)",
+        "content": {**_TEXT, "application/problem+json": {"schema": PROBLEM}},
+    }
+
+
+def _json(description: str, schema: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}, **more}}
+
+
+_COMMON: Final[dict[int | str, dict[str, Any]]] = {
+    400: _error("bad request: the body or a field is wrong (never 422)"),
+    401: _error("missing or wrong token"),
+    413: _error("body over --body-limit"),
+}
+_LOCATION: Final = {"Location": {"description": "the channel's URL", "schema": {"type": "string"}}}
+_ALIAS_FROM_LOCATION: Final = {"alias": "$response.header.Location#regex:/channels/(.+)"}
+_LINKS: Final = {
+    name: {"operationId": op, "parameters": _ALIAS_FROM_LOCATION}
+    for name, op in (
+        ("GetChannel", "getChannel"),
+        ("RunCommand", "runCommand"),
+        ("UpdateChannel", "updateChannel"),
+        ("StopChannel", "stopChannel"),
+    )
+}
+_NDJSON: Final = {"application/x-ndjson": {"schema": {"type": "string"}}}
+
+RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
+    "list": {
+        200: _json("every channel by alias", {"type": "object", "additionalProperties": INFO}),
+        **_COMMON,
+    },
+    "info": {200: _json("the channel", INFO), 404: _error("unknown alias"), **_COMMON},
+    "start": {
+        200: {"description": "connected: `OK`", "content": _TEXT, "headers": _LOCATION, "links": _LINKS},
+        202: {
+            "description": "kept and retrying: `added; not connected: <reason>; retrying`",
+            "content": _TEXT,
+            "headers": _LOCATION,
+            "links": _LINKS,
+        },
+        403: _error("host outside --allow-hosts"),
+        404: _error("unknown alias (PATCH)"),
+        409: _error("alias already in use"),
+        503: _error("shutting down"),
+        **_COMMON,
+    },
+    "run": {
+        200: _json("the result, also for a non-zero exit code", RESULT, **_NDJSON),
+        404: _error("unknown alias"),
+        503: _error("channel unavailable or shutting down; see Retry-After"),
+        **_COMMON,
+    },
+    "stop": {200: {"description": "`OK`", "content": _TEXT}, 404: _error("unknown alias"), **_COMMON},
+    "hostkey": {
+        200: _json(
+            "the key now trusted",
+            {"type": "object", "properties": {"alias": {"type": "string"}, "fingerprint": {"type": "string"}}},
+        ),
+        404: _error("unknown alias"),
+        503: _error("the host key could not be read"),
+        **_COMMON,
+    },
+    "fanout": {
+        200: _json("result per alias", {"type": "object", "additionalProperties": RESULT}, **_NDJSON),
+        404: _error("no channel matches the pattern"),
+        503: _error("shutting down"),
+        **_COMMON,
+    },
+    "health": {200: {"description": "the process is up (no body, no token)", "content": _EMPTY}},
+    "ready": {
+        200: {"description": "ready (no body, no token)", "content": _EMPTY},
+        503: {"description": "starting or draining", "content": _EMPTY},
+    },
+    "metrics": {200: {"description": "Prometheus text format", "content": _TEXT}, 401: _error("missing token")},
+}
+
+
+def body_doc(kind: str) -> dict[str, Any]:
+    """The request body of each POST/PATCH, in its three encodings."""
+    if kind == "dsn":
+        key = "dsn"
+        props: dict[str, Any] = {
+            "dsn": {"type": "string", "minLength": 1, "example": "web1://deploy@127.0.0.1:22"},
+            "wait": {
+                "type": ["number", "null"],
+                "minimum": 0,
+                "maximum": 10_000_000,
+                "description": "seconds to wait for the first connect",
+            },
+        }
+    elif kind == "command":
+        key = "command"
+        props = _command_props()
+    else:
+        key = "command"
+        props = {
+            **_command_props(),
+            "channels": {
+                "oneOf": [
+                    {"type": "string", "minLength": 1, "description": "* or a glob"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ]
+            },
+        }
+    content: dict[str, Any] = {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "required": [key, "channels"] if kind == "fanout" else [key],
+                "properties": props,
+                "additionalProperties": False,
+            }
+        }
+    }
+    if kind != "fanout":
+        content["application/x-www-form-urlencoded"] = {
+            "schema": {"type": "object", "required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
+        }
+        content["text/plain"] = {"schema": {"type": "string", "minLength": 1}}
+    return {"requestBody": {"required": True, "content": content}}
+
+
+def _command_props() -> dict[str, Any]:
+    return {
+        "command": {"type": "string", "minLength": 1, "example": "uptime"},
+        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000_000},
+        "input": {"type": ["string", "null"]},
+        "env": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+        "raw": {"type": "boolean", "description": "add stdout_b64 / stderr_b64, byte-exact"},
+    }
+
+
+DOCS_HTML: Final = """<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>sshpoold API</title>
+<link rel="icon" type="image/png" href="/static/favicon-32x32.png">
+<link rel="stylesheet" href="/static/swagger-ui.css">
+</head>
+<body>
+<div id="swagger-ui"></div>
+<script src="/static/swagger-ui-bundle.js"></script>
+<script>
+// The spec itself needs the token: ask once per tab and keep it in this tab only.
+let token = sessionStorage.getItem("sshpool-token");
+if (!token) {
+  token = window.prompt("sshpoold token (SSHPOOL_TOKEN or <state-dir>/token)") || "";
+  sessionStorage.setItem("sshpool-token", token);
+}
+window.ui = SwaggerUIBundle({
+  url: "/openapi.json",
+  dom_id: "#swagger-ui",
+  requestInterceptor: (req) => { req.headers["Authorization"] = "Bearer " + token; return req; },
+});
+</script>
+</body>
+</html>
+"""

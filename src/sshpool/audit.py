@@ -1,0 +1,59 @@
+"""Who ran what, where, with which outcome: JSON lines in the state dir, rotated by size.
+
+An audit line never holds command output, a password or the token: it records the command text
+(what an operator needs to answer "who ran that"), the alias, the exit code or error code, the
+duration and the request id, which also appears in the response's ``X-Request-ID`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = ["AuditLog"]
+
+
+class AuditLog:
+    """Append-only JSON lines; at ``max_bytes`` the file moves to ``.1`` (up to ``backups`` kept)."""
+
+    def __init__(self, path: Path | str, *, max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
+        self.path = Path(path)
+        self.max_bytes = max_bytes
+        self.backups = backups
+        self._lock = threading.Lock()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd = self._open()
+
+    def _open(self) -> int:
+        fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
+        os.chmod(self.path, 0o600)
+        return fd
+
+    def _rotate(self) -> None:
+        os.close(self._fd)
+        for i in range(self.backups - 1, 0, -1):
+            src = self.path.with_name(f"{self.path.name}.{i}")
+            if src.exists():
+                os.replace(src, self.path.with_name(f"{self.path.name}.{i + 1}"))
+        if self.backups > 0:
+            os.replace(self.path, self.path.with_name(f"{self.path.name}.1"))
+        else:
+            os.unlink(self.path)
+        self._fd = self._open()
+
+    def write(self, event: str, **fields: Any) -> None:
+        record: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
+        record.update(fields)
+        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+        with self._lock:
+            if os.fstat(self._fd).st_size + len(line) > self.max_bytes:
+                self._rotate()
+            os.write(self._fd, line)
+
+    def close(self) -> None:
+        with self._lock:
+            os.close(self._fd)

@@ -1,0 +1,110 @@
+"""Request bodies, one rule for all: a JSON content type -> JSON; a form with the key -> that
+field; anything else (a form without the key too) -> the raw body as UTF-8 text, untouched.
+
+Seed clients send the DSN or command raw with no content type; ``curl -d`` sends it
+form-encoded; scripts send JSON. Every refusal is a RequestError (400) naming the field.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+from fastapi import Request
+
+from .errors import RequestError
+
+__all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "read_body"]
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class Body:
+    """The request body after the one rule: JSON, a form with the key, else raw UTF-8 text."""
+
+    text: str
+    fields: dict[str, Any]
+
+
+async def read_body(request: Request, key: str, allowed: tuple[str, ...]) -> Body:
+    raw = await request.body()
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json")):
+        try:
+            doc = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise RequestError(f"the body is not valid JSON ({exc}); send {{{key!r}: ...}}".replace("'", '"')) from None
+        if not isinstance(doc, dict):
+            raise RequestError(f'the JSON body must be an object like {{"{key}": ...}}, not {type(doc).__name__}')
+        unknown = sorted(set(doc) - {key, *allowed})
+        if unknown:
+            raise RequestError(f"unknown field {unknown[0]!r}; known fields: {', '.join((key, *allowed))}")
+        value = doc.get(key)
+        if not isinstance(value, str):
+            raise RequestError(f"field {key!r} is required and must be a string")
+        return Body(_nonempty(value, key), {k: v for k, v in doc.items() if k != key})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise RequestError(f"the body is not UTF-8 text; send the {key} as UTF-8") from None
+    if ctype == "application/x-www-form-urlencoded":
+        form = parse_qs(text, keep_blank_values=True)
+        if key in form:
+            return Body(_nonempty(form[key][0], key), {})
+    return Body(_nonempty(text, key), {})
+
+
+def _nonempty(value: str, key: str) -> str:
+    if not value:
+        raise RequestError(f'empty {key}: send it as the body, as a form field {key}=..., or as JSON {{"{key}": ...}}')
+    return value
+
+
+def number(fields: dict[str, Any], name: str, *, minimum: float = 0.0) -> float | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < minimum:
+        raise RequestError(f"field {name!r} must be a number of seconds >= {minimum:g}, or null")
+    if value > 10**7:
+        raise RequestError(f"field {name!r} is too large: at most 10000000 seconds")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    command: str
+    timeout: float | None
+    input: str | None
+    env: dict[str, str] | None
+    raw: bool
+
+
+COMMAND_FIELDS = ("timeout", "input", "env", "raw")
+
+
+def command_spec(body: Body) -> CommandSpec:
+    f = body.fields
+    if "\x00" in body.text:
+        raise RequestError("the command contains a NUL character")
+    timeout = number(f, "timeout")
+    if timeout == 0:
+        raise RequestError("field 'timeout' must be more than 0 seconds, or null for the default")
+    stdin = f.get("input")
+    if stdin is not None and not isinstance(stdin, str):
+        raise RequestError("field 'input' must be a string (sent to the command's stdin), or null")
+    env = f.get("env")
+    if env is not None:
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            raise RequestError('field \'env\' must be an object of string values, like {"LANG": "C"}')
+        bad = [k for k in env if not _ENV_NAME.match(k)]
+        if bad:
+            raise RequestError(f"field 'env': invalid variable name {bad[0]!r}; use letters, digits and '_'")
+    raw = f.get("raw", False)
+    if not isinstance(raw, bool):
+        raise RequestError("field 'raw' must be true or false")
+    return CommandSpec(body.text, timeout, stdin, env or None, raw)

@@ -1,0 +1,194 @@
+"""A direct connection: one channel in a private :class:`~sshpool.pool.Pool`, as a Runner.
+
+``open_connection()`` accepts what a user types: a DSN, a host (``[user@]host[:port]``) or an
+``~/.ssh/config`` Host alias. Closing stops the channel; the next command starts it again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import getpass
+import os
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from .channel import Channel
+from .connection import AsyncConnection, OutputCallback, PasswordPrompt
+from .defaults import UNSET, Settings
+from .dsn import DSN
+from .errors import AuthenticationError, ChannelUnavailableError, error_from_code
+from .pool import Pool
+from .result import Result
+
+__all__ = ["DirectRunner", "make_dsn", "open_connection"]
+
+_NOT_ALIAS = re.compile(r"[^A-Za-z0-9_.+-]+")
+
+
+def make_dsn(target: str, *, user: str | None = None, port: int | None = None, password: str | None = None) -> DSN:
+    """A DSN from ``alias://...``, ``[user@]host[:port]`` or a Host alias; explicit keyword
+    arguments win over what the text says. Without a DSN the alias is made from the host."""
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("connect() needs a target: a DSN (alias://user@host:port), a host or an ssh_config Host")
+    if "://" in target:
+        dsn = DSN.parse(target)
+    else:
+        hostpart = target.rpartition("@")[2]
+        host = hostpart[1 : hostpart.find("]")] if hostpart.startswith("[") else hostpart.partition(":")[0]
+        alias = (_NOT_ALIAS.sub("-", host).strip("-._+") or "remote")[:64]
+        dsn = DSN.parse(f"{alias}://{target}")
+    changes: dict[str, object] = {}
+    if user is not None:
+        changes["user"] = user
+    if port is not None:
+        changes["port"] = DSN.parse(f"x://h:{port}").port  # validated like a DSN's port
+    if password is not None:
+        changes["password"] = password
+    return dsn.with_(**changes) if changes else dsn
+
+
+class DirectRunner:
+    """Runs commands on one channel of a private pool, starting it on first use."""
+
+    def __init__(self, pool: Pool, dsn: DSN, *, forward_agent: bool = False) -> None:
+        self.pool = pool
+        self.dsn = dsn
+        self.forward_agent = forward_agent
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        state = self.pool.get(self.dsn.alias).state if self.dsn.alias in self.pool else "closed"
+        return f"<DirectRunner {self.dsn.display()} {state}>"
+
+    async def channel(self) -> Channel:
+        """The channel, connected; raises the connect error (auth, host key, unreachable)."""
+        if self.dsn.alias in self.pool:
+            return self.pool.get(self.dsn.alias)
+        async with self._lock:
+            if self.dsn.alias not in self.pool:
+                wait = self.pool.settings.connect_timeout + 2
+                info = await self.pool.start(self.dsn, wait=wait, forward_agent=self.forward_agent)
+                if info.state != "up":
+                    await self.pool.stop(self.dsn.alias)
+                    raise error_from_code(
+                        info.last_error_code or "channel_unavailable",
+                        info.last_error or f"could not connect to {self.dsn.display()} in {wait:g} s",
+                        alias=self.dsn.alias,
+                    )
+            return self.pool.get(self.dsn.alias)
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: str | bytes | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Result:
+        channel = await self.channel()
+        return await channel.run(
+            command, input=input, timeout=timeout, env=dict(env) if env else None, pty=pty, on_output=on_output
+        )
+
+    async def put_file(self, local: Path, remote: str) -> int:
+        async def put(sftp: asyncssh.SFTPClient) -> int:
+            await sftp.put(str(local), remote)
+            return int((await sftp.stat(remote)).size or 0)
+
+        return await self._transfer(put, f"upload {local} to {remote}")
+
+    async def get_file(self, remote: str, local: Path) -> int:
+        async def get(sftp: asyncssh.SFTPClient) -> int:
+            size = int((await sftp.stat(remote)).size or 0)
+            await sftp.get(remote, str(local))
+            return size
+
+        return await self._transfer(get, f"download {remote} to {local}")
+
+    async def _transfer(self, move: Callable[[asyncssh.SFTPClient], Awaitable[int]], what: str) -> int:
+        """File errors (no such file, permission) come out as OSError subclasses; only a failure
+        of the SFTP session itself is a ChannelUnavailableError."""
+        channel = await self.channel()
+        try:
+            async with channel.sftp() as sftp:
+                try:
+                    return await move(sftp)
+                except (asyncssh.SFTPError, OSError) as exc:
+                    raise _FileError(_os_error(exc, what)) from None
+        except _FileError as wrapped:
+            raise wrapped.error from None
+
+    async def aclose(self) -> None:
+        async with self._lock:
+            if self.dsn.alias in self.pool:
+                await self.pool.stop(self.dsn.alias)
+
+
+async def open_connection(
+    target: str,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    password: str | None = None,
+    interactive: bool = False,
+    host_key_policy: str | None = None,
+    forward_agent: bool = False,
+    state_dir: str | os.PathLike[str] | None = None,
+    password_prompt: PasswordPrompt | None = None,
+    **settings: Any,
+) -> AsyncConnection:
+    """Connect and return an :class:`AsyncConnection`. ``settings`` are the tunables of
+    :class:`~sshpool.defaults.Settings` (``command_timeout=``, ``connect_timeout=``...)."""
+    unknown = sorted(set(settings) - set(Settings.names()))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(Settings.names())}")
+    dsn = make_dsn(target, user=user, port=port, password=password)
+    pool = Pool(
+        state_dir=os.fspath(state_dir) if state_dir is not None else None, host_key_policy=host_key_policy, **settings
+    )
+    runner = DirectRunner(pool, dsn, forward_agent=forward_agent)
+    conn = AsyncConnection(runner, name=dsn.alias, interactive=interactive, password_prompt=password_prompt)
+    try:
+        try:
+            await runner.channel()
+        except AuthenticationError:
+            if not interactive or dsn.password is not None:
+                raise
+            who = f"{dsn.user}@{dsn.host}" if dsn.user else dsn.host
+            ask = password_prompt or _ask
+            runner.dsn = dsn.with_(password=await ask(f"{who}'s password: "))
+            await runner.channel()
+    except (ChannelUnavailableError, asyncio.CancelledError):
+        await pool.aclose()
+        raise
+    return conn
+
+
+class _FileError(Exception):
+    """Carries a file error past ``Channel.sftp()``, which reports any error as unavailability."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _os_error(exc: BaseException, what: str) -> OSError:
+    if isinstance(exc, OSError):
+        return exc
+    reason = getattr(exc, "reason", "") or str(exc)
+    if isinstance(exc, asyncssh.SFTPNoSuchFile):
+        return FileNotFoundError(errno.ENOENT, f"cannot {what}: {reason}")
+    if isinstance(exc, asyncssh.SFTPPermissionDenied):
+        return PermissionError(errno.EACCES, f"cannot {what}: {reason}")
+    return OSError(errno.EIO, f"cannot {what}: {reason}")
+
+
+async def _ask(prompt: str) -> str:
+    return await asyncio.to_thread(getpass.getpass, prompt)

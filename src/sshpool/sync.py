@@ -1,0 +1,333 @@
+"""The sync face: every method is one call through an anyio blocking portal into its async twin.
+
+One background thread runs one event loop that owns every SSH link, so a Connection can be used
+from many threads at once, and from code that already runs an event loop (Jupyter), where
+``asyncio.run`` would refuse. This is the only module that knows about threads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import functools
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import anyio
+from anyio.from_thread import BlockingPortal
+
+from .connection import AsFrame, AsyncConnection, OutputCallback, OutputFile, PasswordPrompt
+from .defaults import UNSET
+from .direct import open_connection
+from .result import Result
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = ["Connection", "connect", "portal"]
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_portal: BlockingPortal | None = None
+_thread: threading.Thread | None = None
+_live: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
+
+
+def portal() -> BlockingPortal:
+    """The process's one portal, started on first use in a daemon thread named ``sshpool-loop``."""
+    global _portal, _thread
+    with _lock:
+        if _portal is None:
+            ready: queue.Queue[BlockingPortal | BaseException] = queue.Queue(maxsize=1)
+
+            def main() -> None:
+                async def serve() -> None:
+                    async with BlockingPortal() as p:
+                        ready.put(p)
+                        await p.sleep_until_stopped()
+
+                try:
+                    anyio.run(serve, backend="asyncio")
+                except BaseException as exc:  # reported to the caller that started the loop
+                    ready.put(exc)
+
+            _thread = threading.Thread(target=main, name="sshpool-loop", daemon=True)
+            _thread.start()
+            got = ready.get(timeout=30)
+            if isinstance(got, BaseException):
+                raise RuntimeError(f"the sshpool event loop did not start: {got}") from got
+            _portal = got
+            atexit.register(_shutdown)
+        return _portal
+
+
+def _call(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
+    return portal().call(functools.partial(fn, *args, **kwargs))
+
+
+def _shutdown() -> None:
+    """At exit: close every connection, then stop the loop (bounded: exit never hangs)."""
+    global _portal
+    p = _portal
+    if p is None:
+        return
+
+    async def close_all() -> None:
+        with anyio.move_on_after(5):
+            for conn in list(_live):
+                with contextlib.suppress(Exception):
+                    await conn.aclose()
+
+    with contextlib.suppress(Exception):
+        p.call(close_all)
+        p.call(p.stop)
+    if _thread is not None:
+        _thread.join(timeout=5)
+    _portal = None
+
+
+class _Exec:
+    """The seed's ``exec_command``: input written to stdin is held until stdout or stderr is
+    first read, or stdin is closed; then the command runs once with it."""
+
+    def __init__(self, run: Callable[[bytes | None], Result]) -> None:
+        self._run = run
+        self._input: bytearray | None = None
+        self._result: Result | None = None
+        self._lock = threading.Lock()
+
+    def result(self) -> Result:
+        with self._lock:
+            if self._result is None:
+                self._result = self._run(bytes(self._input) if self._input is not None else None)
+            return self._result
+
+    def write(self, data: bytes | str) -> int:
+        with self._lock:
+            if self._result is not None:
+                raise ValueError("stdin is closed: the command has already run")
+            blob = data.encode() if isinstance(data, str) else bytes(data)
+            if self._input is None:
+                self._input = bytearray()
+            self._input += blob
+            return len(blob)
+
+
+class StdinFile:
+    """Write-only; ``close()`` (or reading stdout) sends what was written and runs the command."""
+
+    def __init__(self, session: _Exec) -> None:
+        self._session = session
+        self.closed = False
+
+    def write(self, data: bytes | str) -> int:
+        return self._session.write(data)
+
+    def writelines(self, lines: list[bytes]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self._session.result()
+
+    def __enter__(self) -> StdinFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Connection:
+    """A sync connection (``sshpool.connect()`` or ``DaemonClient.channel()``): the poseidon
+    helpers, usable from any thread. ``with sshpool.connect(...) as conn:`` closes at the end."""
+
+    def __init__(self, aconn: AsyncConnection) -> None:
+        self._async = aconn
+        _live.add(aconn)
+
+    def __repr__(self) -> str:
+        return f"<Connection {self._async.name} cwd={self._async.cwd!r}>"
+
+    @property
+    def async_connection(self) -> AsyncConnection:
+        return self._async
+
+    @property
+    def cwd(self) -> str:
+        return self._async.cwd
+
+    @property
+    def interactive(self) -> bool:
+        return self._async.interactive
+
+    def run(
+        self,
+        command: str,
+        *,
+        input: str | bytes | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+        retry: int = 0,
+    ) -> Result:
+        """The full Result; ``on_output(stream, data)`` is called as output arrives (in the loop
+        thread: keep it quick, and do not call this connection from it)."""
+        return _call(
+            self._async.run, command, input=input, timeout=timeout, env=env, pty=pty, on_output=on_output, retry=retry
+        )
+
+    def wait(
+        self,
+        command: str,
+        raise_on_error: bool = True,
+        *,
+        check_stderr: bool = True,
+        timeout: Any = UNSET,
+        input: str | bytes | None = None,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        retry: int = 0,
+    ) -> str:
+        return _call(
+            self._async.wait,
+            command,
+            raise_on_error,
+            check_stderr=check_stderr,
+            timeout=timeout,
+            input=input,
+            env=env,
+            pty=pty,
+            retry=retry,
+        )
+
+    def exec_command(self, command: str, *, timeout: Any = UNSET) -> tuple[StdinFile, OutputFile, OutputFile]:
+        session = _Exec(lambda data: self.run(command, input=data, timeout=timeout))
+        return StdinFile(session), OutputFile(session.result, "stdout"), OutputFile(session.result, "stderr")
+
+    def chdir(self, path: str, relative: bool = True) -> str:
+        return self._async.chdir(path, relative)
+
+    def cd(self, path: str) -> contextlib.AbstractContextManager[str]:
+        return self._async.cd(path)
+
+    def nohup(self, command: str, *, log: str | None = None) -> int:
+        return _call(self._async.nohup, command, log=log)
+
+    def apt(self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False) -> str:
+        return _call(self._async.apt, pkgs, raise_on_error, update=update)
+
+    def git(
+        self,
+        username: str,
+        repo: str,
+        alias: str | None = None,
+        token: str | None = None,
+        *,
+        base_url: str = "https://github.com",
+    ) -> str:
+        return _call(self._async.git, username, repo, alias, token, base_url=base_url)
+
+    def pip(self, pkgs: str | list[str]) -> str:
+        return _call(self._async.pip, pkgs)
+
+    def pip_freeze(self) -> str:
+        return _call(self._async.pip_freeze)
+
+    def pip_r(self, path: str) -> str:
+        return _call(self._async.pip_r, path)
+
+    def ps(
+        self,
+        args: str | None = None,
+        options: str = "",
+        all: bool = True,
+        verbose: bool = True,
+        as_frame: AsFrame = "auto",
+    ) -> pandas.DataFrame | list[dict[str, Any]]:
+        return _call(self._async.ps, args, options, all, verbose, as_frame)
+
+    def top(self, as_frame: AsFrame = "auto") -> pandas.DataFrame | list[dict[str, Any]]:
+        return _call(self._async.top, as_frame)
+
+    def sudo(
+        self,
+        command: str,
+        *,
+        password: str | None = None,
+        raise_on_error: bool = True,
+        check_stderr: bool = True,
+        timeout: Any = UNSET,
+    ) -> str:
+        return _call(
+            self._async.sudo,
+            command,
+            password=password,
+            raise_on_error=raise_on_error,
+            check_stderr=check_stderr,
+            timeout=timeout,
+        )
+
+    def whoami(self) -> tuple[int, str]:
+        return _call(self._async.whoami)
+
+    def put(self, local: str | os.PathLike[str], remote: str) -> int:
+        return _call(self._async.put, local, remote)
+
+    def get(self, remote: str, local: str | os.PathLike[str]) -> int:
+        return _call(self._async.get, remote, local)
+
+    def close(self) -> None:
+        """Close the link (idempotent); the next command reconnects."""
+        _call(self._async.aclose)
+
+    def __enter__(self) -> Connection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def connect(
+    target: str,
+    *,
+    user: str | None = None,
+    port: int | None = None,
+    password: str | None = None,
+    interactive: bool = False,
+    host_key_policy: str | None = None,
+    forward_agent: bool = False,
+    state_dir: str | os.PathLike[str] | None = None,
+    password_prompt: PasswordPrompt | None = None,
+    **settings: Any,
+) -> Connection:
+    """Connect to ``target`` (a DSN, ``[user@]host[:port]`` or an ssh_config Host alias) and
+    return a :class:`Connection`; connect errors (authentication, host key, unreachable) are
+    raised here. ``settings`` are Settings tunables, e.g. ``command_timeout=60``."""
+    aconn = _call(
+        open_connection,
+        target,
+        user=user,
+        port=port,
+        password=password,
+        interactive=interactive,
+        host_key_policy=host_key_policy,
+        forward_agent=forward_agent,
+        state_dir=state_dir,
+        password_prompt=password_prompt,
+        **settings,
+    )
+    return Connection(aconn)
