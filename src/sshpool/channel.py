@@ -498,23 +498,26 @@ class Channel:
 
     @contextlib.asynccontextmanager
     async def sftp(self, *, timeout: float | None = None, client: str = "") -> AsyncIterator[asyncssh.SFTPClient]:
-        """An SFTP session on one of the channel's connections; it holds a session slot."""
+        """An SFTP session on one of the channel's connections; it holds a session slot. Only a
+        failure to open the session is a ChannelUnavailableError: file errors inside the block
+        (no such file, permission) reach the caller as they are."""
         loop = asyncio.get_running_loop()
         if timeout is None:
             timeout = self.settings.connect_timeout
         link = await self._acquire(client, loop.time() + timeout)
         try:
-            async with asyncio.timeout(timeout):
-                sftp = await link.conn.start_sftp_client()
+            try:
+                async with asyncio.timeout(timeout):
+                    sftp = await link.conn.start_sftp_client()
+            except (asyncssh.Error, OSError) as exc:
+                raise ChannelUnavailableError(
+                    f"SFTP on channel {self.alias} failed: {exc}; is the sftp subsystem enabled on {self.host}?",
+                    alias=self.alias,
+                ) from None
             try:
                 yield sftp
             finally:
                 sftp.exit()
-        except (asyncssh.Error, OSError) as exc:
-            raise ChannelUnavailableError(
-                f"SFTP on channel {self.alias} failed: {exc}; is the sftp subsystem enabled on {self.host}?",
-                alias=self.alias,
-            ) from None
         finally:
             self._release(link)
 

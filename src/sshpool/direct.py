@@ -25,7 +25,7 @@ from .errors import AuthenticationError, ChannelUnavailableError, error_from_cod
 from .pool import Pool
 from .result import Result
 
-__all__ = ["DirectRunner", "make_dsn", "open_connection"]
+__all__ = ["DirectRunner", "make_dsn", "open_connection", "sftp_os_error"]
 
 _NOT_ALIAS = re.compile(r"[^A-Za-z0-9_.+-]+")
 
@@ -114,16 +114,13 @@ class DirectRunner:
 
     async def _transfer(self, move: Callable[[asyncssh.SFTPClient], Awaitable[int]], what: str) -> int:
         """File errors (no such file, permission) come out as OSError subclasses; only a failure
-        of the SFTP session itself is a ChannelUnavailableError."""
+        to open the SFTP session is a ChannelUnavailableError."""
         channel = await self.channel()
-        try:
-            async with channel.sftp() as sftp:
-                try:
-                    return await move(sftp)
-                except (asyncssh.SFTPError, OSError) as exc:
-                    raise _FileError(_os_error(exc, what)) from None
-        except _FileError as wrapped:
-            raise wrapped.error from None
+        async with channel.sftp() as sftp:
+            try:
+                return await move(sftp)
+            except (asyncssh.SFTPError, OSError) as exc:
+                raise sftp_os_error(exc, what) from None
 
     async def aclose(self) -> None:
         async with self._lock:
@@ -171,15 +168,8 @@ async def open_connection(
     return conn
 
 
-class _FileError(Exception):
-    """Carries a file error past ``Channel.sftp()``, which reports any error as unavailability."""
-
-    def __init__(self, error: OSError) -> None:
-        super().__init__(str(error))
-        self.error = error
-
-
-def _os_error(exc: BaseException, what: str) -> OSError:
+def sftp_os_error(exc: BaseException, what: str) -> OSError:
+    """An SFTP failure as the OSError a local file operation would raise."""
     if isinstance(exc, OSError):
         return exc
     reason = getattr(exc, "reason", "") or str(exc)
