@@ -1,4 +1,4 @@
-"""The curl examples of docs/daemon.md, run as written against a real daemon and sshd.
+"""The curl examples of the README's sshpoold section, run as written against a real daemon and sshd.
 
 Only the address, the user and the port change (the doc shows 127.0.0.1:8877 and deploy@...:22).
 An expected line with ``...`` matches any output line that starts with the text before it.
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from daemon_fixture import Daemon, daemon_running
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "daemon.md"
+README = Path(__file__).resolve().parents[1] / "README.md"
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -24,10 +24,18 @@ def daemon(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator
     yield from daemon_running(tmp_path)
 
 
+def section(heading: str = "## sshpoold\n") -> str:
+    """The README from ``heading`` to the next section of the same level."""
+    text = README.read_text()
+    start = text.index(heading)
+    end = text.find("\n## ", start + len(heading))
+    return text[start : end if end != -1 else len(text)]
+
+
 def curl_examples() -> list[tuple[str, list[str]]]:
     """(command, expected output lines) for every ``$ curl`` line of the ```console blocks."""
     examples: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", DOC.read_text(), flags=re.S):
+    for block in re.findall(r"```console\n(.*?)```", section(), flags=re.S):
         current: tuple[str, list[str]] | None = None
         for line in block.splitlines():
             if line.startswith("$ "):
