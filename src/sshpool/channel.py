@@ -31,6 +31,7 @@ from .execute import NotStarted, OutputBudget, OutputCallback, execute
 from .hostkeys import HostKeyTrust, KeyCapture
 from .link import HandshakeLimiter, open_link
 from .result import Result
+from .shell import WarmShells, check_mode, wants_shell
 from .target import Target, resolve
 
 __all__ = ["Channel", "ChannelInfo"]
@@ -65,7 +66,7 @@ class ChannelInfo:
         return self.state == "up"
 
     def to_dict(self) -> dict[str, Any]:
-        """The seed's info shape (``pass`` masked) plus the extra fields."""
+        """The classic info shape (``pass`` masked) plus the extra fields."""
         return {
             "user": self.user,
             "pass": "****" if self.has_password else None,
@@ -144,6 +145,7 @@ class Channel:
         self._first_attempt = asyncio.Event()
         self._attempt_failed = False
         self.target: Target | None = None
+        self.shells = WarmShells(self.settings.connect_timeout)
         self._resolve()
 
     # ----------------------------------------------------------------- state, sync
@@ -328,6 +330,11 @@ class Channel:
             try:
                 link = await self._connect_once()
             except SSHPoolError as exc:
+                if self.state == "stopped":
+                    # Closed during the attempt. Python 3.11's wait_for (inside asyncssh.connect)
+                    # can swallow the cancel when the connect fails in the same instant: leave
+                    # now, or the channel revives itself and shutdown waits on it forever.
+                    return
                 self.last_error = exc.message
                 self.last_error_code = exc.code
                 self._attempt_failed = True
@@ -345,6 +352,9 @@ class Channel:
                     async with asyncio.timeout(delay):
                         await self._wake.wait()
                 continue
+            if self.state == "stopped":
+                link.conn.close()
+                return
             attempt = 0
             ever_up = True
             self._attempt_failed = False
@@ -443,9 +453,12 @@ class Channel:
         pty: bool = False,
         on_output: OutputCallback | None = None,
         client: str = "",
+        mode: str | None = None,
     ) -> Result:
-        """Run ``command`` and return its Result; raises only when it never started."""
+        """Run ``command`` and return its Result; raises only when it never started.
+        ``mode`` (``exec`` or ``shell``) overrides the channel's for this command."""
         del raw  # bytes are always kept; ``raw`` matters only to the REST shape
+        use = check_mode(mode or self.settings.mode)
         if timeout is UNSET:
             timeout = self.settings.command_timeout
         loop = asyncio.get_running_loop()
@@ -458,7 +471,10 @@ class Channel:
             for _ in range(3):
                 link = await self._acquire(client, deadline)
                 try:
-                    result = await execute(
+                    runner = self.shells.execute if wants_shell(use, data, pty) else execute
+                    if runner is execute:
+                        self.shells.trim(link.conn, self.settings.max_sessions - link.active)
+                    result = await runner(
                         link.conn,
                         command,
                         input=data,
@@ -571,6 +587,7 @@ class Channel:
             self._supervisor = None
         if self._background:
             await asyncio.wait(list(self._background), timeout=6)
+        self.shells.close_all()
         for link in list(self._links):
             link.conn.close()
         for link in list(self._links):

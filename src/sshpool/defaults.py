@@ -15,6 +15,7 @@ from typing import Any, Final
 
 __all__ = [
     "HOST_KEY_POLICIES",
+    "MODES",
     "UNSET",
     "Settings",
     "default_state_dir",
@@ -41,6 +42,7 @@ class _Unset:
 UNSET: Final = _Unset()
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
+MODES = ("exec", "shell")
 MiB = 1024 * 1024
 
 
@@ -61,9 +63,11 @@ class Settings:
     output_limit: int = 64 * MiB
     output_budget: int = 512 * MiB
     body_limit: int = 1 * MiB
+    file_limit: int = 1024 * MiB
     start_wait: float = 10.0
     drain_timeout: float = 10.0
     host_key_policy: str = "strict"
+    mode: str = "exec"
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **{k: v for k, v in changes.items() if v is not UNSET and v is not None})
@@ -100,9 +104,12 @@ HELP: Final[dict[str, str]] = {
     "output_limit": "bytes of output kept per stream; the rest is counted, not kept (default: 64 MiB)",
     "output_budget": "bytes of output held across all commands at once (default: 512 MiB)",
     "body_limit": "largest request body in bytes (default: 1 MiB)",
+    "file_limit": "largest file uploaded through PUT /channels/<alias>/files, in bytes (default: 1 GiB)",
     "start_wait": "seconds POST /channels waits for the first connect attempt (default: 10)",
     "drain_timeout": "seconds running commands get on shutdown or stop (default: 10)",
     "host_key_policy": "strict (known_hosts), accept-new (record unknown keys) or off (default: strict)",
+    "mode": "exec (a fresh SSH session per command) or shell (warm remote shells, see the README's Warm shells)"
+    " (default: exec)",
 }
 
 
@@ -112,6 +119,10 @@ def _convert(name: str, raw: str) -> Any:
         if name == "host_key_policy":
             if raw not in HOST_KEY_POLICIES:
                 raise ValueError(f"must be one of {', '.join(HOST_KEY_POLICIES)}")
+            return raw
+        if name == "mode":
+            if raw not in MODES:
+                raise ValueError(f"must be one of {', '.join(MODES)}")
             return raw
         if name == "command_timeout" and raw.lower() in ("none", "0", "off"):
             return None
