@@ -1,9 +1,13 @@
-"""sshpool: persistent SSH channels, commands in milliseconds."""
+"""sshpool: persistent SSH channels, commands in milliseconds.
 
-from .channel import Channel, ChannelInfo
-from .connection import AsyncConnection
+The SSH side (asyncssh) is imported on first use, so that ``sshpoolctl``, which only talks HTTP,
+starts in a fraction of the time.
+"""
+
+import importlib as _importlib
+import typing as _typing
+
 from .defaults import UNSET, Settings
-from .direct import open_connection
 from .dsn import DSN
 from .errors import (
     AliasInUseError,
@@ -13,6 +17,7 @@ from .errors import (
     CommandError,
     CommandFailedError,
     CommandTimeoutError,
+    DaemonUnavailableError,
     DSNError,
     HostKeyError,
     HostNotAllowedError,
@@ -24,9 +29,24 @@ from .errors import (
     TokenError,
     UnknownAliasError,
 )
-from .pool import Pool
 from .result import Result
-from .sync import Connection, connect
+
+if _typing.TYPE_CHECKING:
+    from .channel import Channel, ChannelInfo
+    from .connection import AsyncConnection
+    from .direct import open_connection
+    from .pool import Pool
+    from .sync import Connection, connect
+
+_LAZY = {
+    "Channel": "channel",
+    "ChannelInfo": "channel",
+    "AsyncConnection": "connection",
+    "open_connection": "direct",
+    "Pool": "pool",
+    "Connection": "sync",
+    "connect": "sync",
+}
 
 __version__ = "0.1.0"
 
@@ -45,6 +65,7 @@ __all__ = [
     "CommandTimeoutError",
     "Connection",
     "DSNError",
+    "DaemonUnavailableError",
     "HostKeyError",
     "HostNotAllowedError",
     "LinkLostError",
@@ -61,3 +82,15 @@ __all__ = [
     "connect",
     "open_connection",
 ]
+
+
+def __getattr__(name: str) -> _typing.Any:
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'sshpool' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

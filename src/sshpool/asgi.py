@@ -1,5 +1,5 @@
 """The pure-ASGI pieces of the REST API: the guard in front of every request, the answers
-(the seed's plain text, or RFC 9457 problem+json), and running work that a client disconnect
+(the classic plain text, or RFC 9457 problem+json), and running work that a client disconnect
 cancels, including NDJSON streams.
 
 Pure ASGI on purpose: Starlette's ``BaseHTTPMiddleware`` and ``StreamingResponse`` (on recent
@@ -57,6 +57,7 @@ PLAIN_BODIES = {200: "OK", 400: "BAD REQUEST", 404: "NOT FOUND"}
 OPEN_PATHS = ("/healthz", "/readyz", "/docs")
 FANOUT_LIMIT = 64
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_UPLOAD = re.compile(r"^/channels/[^/]+/files$")  # PUT bodies there are files, streamed by the endpoint
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -81,7 +82,7 @@ class ApiState:
 
 
 def wants_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
-    """problem+json only when Accept names JSON explicitly; ``*/*`` keeps the seed's plain bodies."""
+    """problem+json only when Accept names JSON explicitly; ``*/*`` keeps the classic plain bodies."""
     for name, value in headers:
         if name.lower() == b"accept":
             types = {part.split(";")[0].strip().lower() for part in value.decode("latin-1").split(",")}
@@ -91,7 +92,7 @@ def wants_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
 
 
 def problem(status: int, code: str, detail: str, *, json_body: bool, alias: str | None = None) -> Response:
-    """An error answer: the seed's plain text, or RFC 9457 problem+json with our ``code``."""
+    """An error answer: the classic plain text, or RFC 9457 problem+json with our ``code``."""
     headers = {"X-SSHPool-Error": code}
     if status == 503:
         headers["Retry-After"] = "1"
@@ -117,7 +118,8 @@ def error_answer(exc: SSHPoolError, *, json_body: bool) -> Response:
     if json_body and fingerprint:
         body = json.loads(bytes(resp.body))
         body["fingerprint"] = fingerprint
-        resp = JSONResponse(body, status_code=resp.status_code, headers=dict(resp.headers), media_type=resp.media_type)
+        kept = {k: v for k, v in resp.headers.items() if k.lower() != "content-length"}
+        resp = JSONResponse(body, status_code=resp.status_code, headers=kept, media_type=resp.media_type)
     return resp
 
 
@@ -160,14 +162,18 @@ class Guard:
         if refusal is not None:
             await refusal(scope, receive, send_with_id)
             return
-        limit = self.state.settings.body_limit
+        upload = method == "PUT" and _UPLOAD.match(scope["path"]) is not None
+        limit = self.state.settings.file_limit if upload else self.state.settings.body_limit
         length = next((v for k, v in headers if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > limit):
             if not length.isdigit():
                 refused = problem(400, "bad_request", "Content-Length is not a number", json_body=as_json)
             else:
-                refused = problem(413, "too_large", _too_large(limit), json_body=as_json)
+                refused = problem(413, "too_large", _too_large(limit, upload), json_body=as_json)
             await refused(scope, receive, send_with_id)
+            return
+        if upload:  # streamed: the endpoint counts the bytes against --file-limit as they arrive
+            await self.app(scope, receive, send_with_id)
             return
         chunks: list[bytes] = []
         size = 0
@@ -224,7 +230,9 @@ class Guard:
         return None
 
 
-def _too_large(limit: int) -> str:
+def _too_large(limit: int, upload: bool = False) -> str:
+    if upload:
+        return f"file larger than {limit} bytes (--file-limit)"
     return f"request body larger than {limit} bytes (--body-limit)"
 
 

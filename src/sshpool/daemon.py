@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .defaults import HELP, HOST_KEY_POLICIES, Settings, default_state_dir
+from .clihelp import ClassicHelpFormatter
+from .defaults import HELP, HOST_KEY_POLICIES, MODES, Settings, default_state_dir
 from .dsn import DSN
 from .errors import DSNError
 
@@ -43,13 +44,6 @@ LOG_FORMAT = "[%(asctime)s] %(message)s"
 _NO_LIMIT = "none"
 
 
-class _SeedFormatter(argparse.HelpFormatter):
-    """Help in the seed's layout: option help starts at column 21."""
-
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=21)
-
-
 def _env(name: str, default: Any = None) -> Any:
     value = os.environ.get("SSHPOOL_" + name.upper())
     return value if value not in (None, "") else default
@@ -59,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sshpoold",
         usage="%(prog)s [-h] [--channel CHANNEL] [--host HOST] [--port PORT] ...",
-        formatter_class=_SeedFormatter,
+        formatter_class=ClassicHelpFormatter,
         add_help=False,
         epilog="Each setting (and --host, --port, --config, --socket, --log-level...) also reads an SSHPOOL_* "
         "variable of the same name "
@@ -123,6 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
         flag = "--" + f.name.replace("_", "-")
         if f.name == "host_key_policy":
             g.add_argument(flag, choices=HOST_KEY_POLICIES, default=None, help=HELP[f.name])
+        elif f.name == "mode":
+            g.add_argument(flag, choices=MODES, default=None, help=HELP[f.name])
         else:
             g.add_argument(flag, type=_setting_type(f.name), default=None, metavar=_metavar(f.name), help=HELP[f.name])
     g.add_argument("--version", action="version", version=f"sshpoold {__version__}")
@@ -130,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _metavar(name: str) -> str:
-    if name in ("output_limit", "output_budget", "body_limit"):
+    if name in ("output_limit", "output_budget", "body_limit", "file_limit"):
         return "BYTES"
     return "N" if isinstance(getattr(Settings, name), int) else "SECONDS"
 
@@ -155,7 +151,7 @@ def _setting_type(name: str) -> Any:
 
 
 def configure_logging(level: str) -> None:
-    """The seed's ``[YYYY-mm-dd HH:MM:SS,mmm] message`` on stderr, uvicorn's loggers included."""
+    """The classic ``[YYYY-mm-dd HH:MM:SS,mmm] message`` on stderr, uvicorn's loggers included."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()

@@ -11,6 +11,7 @@ The tree::
     ├── RequestTooLargeError                  too_large
     ├── TokenError (PermissionError)          unauthorized
     ├── ShuttingDownError (ConnectionError)   shutting_down
+    ├── DaemonUnavailableError (ConnectionError)  daemon_unavailable  -- no answer from sshpoold
     ├── ChannelUnavailableError (ConnectionError)  channel_unavailable   -- the command never started
     │   ├── AuthenticationError               auth_failed
     │   └── HostKeyError                      host_key_unknown / host_key_changed
@@ -40,6 +41,7 @@ __all__ = [
     "CommandFailedError",
     "CommandTimeoutError",
     "DSNError",
+    "DaemonUnavailableError",
     "HostKeyError",
     "HostNotAllowedError",
     "LinkLostError",
@@ -121,6 +123,13 @@ class ShuttingDownError(SSHPoolError, ConnectionError):
     http_status = 503
 
 
+class DaemonUnavailableError(SSHPoolError, ConnectionError):
+    """The REST client got no answer from sshpoold: not running, unreachable, or it went away."""
+
+    code = "daemon_unavailable"
+    http_status = 503
+
+
 class ChannelUnavailableError(SSHPoolError, ConnectionError):
     """The channel had no working link in time: the command was never started, so a retry is safe."""
 
@@ -195,6 +204,7 @@ _BY_CODE: dict[str, type[SSHPoolError]] = {
         RequestTooLargeError,
         TokenError,
         ShuttingDownError,
+        DaemonUnavailableError,
         ChannelUnavailableError,
         AuthenticationError,
         CommandFailedError,

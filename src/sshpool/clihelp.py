@@ -1,0 +1,12 @@
+"""The help layout sshpoold and sshpoolctl share."""
+
+from __future__ import annotations
+
+import argparse
+
+
+class ClassicHelpFormatter(argparse.HelpFormatter):
+    """Help in the classic layout, which scripts and docs quote: option help starts at column 21."""
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, max_help_position=21)

@@ -1,0 +1,308 @@
+"""``sshpoolctl``: the classic interactive shell, and the same verbs as one-shot subcommands for
+scripts (``sshpoolctl run web1 uptime``, ``sshpoolctl status --json``).
+
+Exit statuses follow SPEC.md: the remote code, 124 for a timeout, 128+N for a signal, 255 for any
+local or daemon-side error; a fan-out gives the highest remote code, or 255 if a channel failed.
+Output goes to stdout, errors and notes to stderr, one line each.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from . import __version__
+from .client import AsyncDaemonClient
+from .clihelp import ClassicHelpFormatter
+from .ctlcomplete import SHELLS, completion_script
+from .ctlformat import (
+    EXIT_ERROR,
+    error_line,
+    exit_status,
+    fanout_status,
+    fingerprint_in,
+    result_note,
+    status_lines,
+)
+from .ctlrun import Sink, is_fanout, ordered, run_fanout, run_one, selection
+from .ctlshell import Shell
+from .errors import SSHPoolError
+from .result import Result
+
+__all__ = ["build_parser", "main"]
+
+Verb = Callable[[AsyncDaemonClient, argparse.Namespace], Awaitable[int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sshpoolctl",
+        usage="%(prog)s [-h] [--host HOST] [--port PORT] [COMMAND ...]",
+        formatter_class=ClassicHelpFormatter,
+        add_help=False,
+        epilog="Without a COMMAND: the interactive shell (or, with commands on a pipe, each line run in turn). "
+        "The daemon is found from SSHPOOL_URL, --host/--port, daemon.json in the state dir, then "
+        "127.0.0.1:8877; the token from SSHPOOL_TOKEN, then the state dir's token file.",
+    )
+    g = parser.add_argument_group("optional arguments")
+    g.add_argument("-h", "--help", action="help", help="show this help message and exit")
+    g.add_argument("--host", help="SSHPool interface (default: 127.0.0.1)")
+    g.add_argument("--port", type=_port, help="SSHPool listening port (default: 8877)")
+    g.add_argument("--json", action="store_true", default=False, help="machine-readable output")
+    g.add_argument("--version", action="version", version=f"sshpoolctl {__version__}")
+    g.add_argument(
+        "--print-completion", choices=sorted(SHELLS), metavar="{bash,zsh}", help="print a shell completion script"
+    )
+    g.add_argument("--complete-aliases", action="store_true", help=argparse.SUPPRESS)
+    subs = parser.add_subparsers(dest="verb", title="commands", metavar="COMMAND")
+
+    def sub(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = subs.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
+        return p
+
+    run = sub("run", "run a command on a channel, or on many: '*', 'web*' or web1,db1")
+    run.add_argument("--timeout", type=_seconds, help="seconds the command may run (default: the daemon's)")
+    run.add_argument("--stdin", action="store_true", help="send this process's stdin to the command")
+    run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
+    run.add_argument("command", nargs=argparse.REMAINDER, help="the command; everything after the alias")
+
+    status = sub("status", "show the channels, sorted: alias, user:pass@host:port, state, uptime")
+    status.add_argument("alias", nargs="?", help="only this channel")
+    status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
+    status.add_argument("--interval", type=_seconds, default=2.0, help="seconds between refreshes (default: 2)")
+    status.add_argument("--count", type=int, help="stop after this many refreshes")
+
+    start = sub("start", "add a channel from a DSN alias://user:pass@host:port")
+    start.add_argument("--wait", type=_seconds, help="seconds to wait for the first connect (default: the daemon's)")
+    start.add_argument("dsn")
+
+    stop = sub("stop", "stop a channel")
+    stop.add_argument("alias")
+
+    hostkey = sub("hostkey", "show the host key a channel's host offers, or accept it")
+    hostkey.add_argument("action", choices=("show", "accept"))
+    hostkey.add_argument("alias")
+    return parser
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(f"invalid port {text!r}: use a number from 1 to 65535")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid number of seconds {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
+    return value
+
+
+def daemon_url(args: argparse.Namespace) -> str | None:
+    """SPEC.md's order: SSHPOOL_URL, then --host/--port, then the client's own search."""
+    if os.environ.get("SSHPOOL_URL"):
+        return os.environ["SSHPOOL_URL"]
+    if args.host or args.port:
+        host = args.host or "127.0.0.1"
+        host = f"[{host}]" if ":" in host and not host.startswith("[") else host
+        return f"http://{host}:{args.port or 8877}"
+    return None
+
+
+def _say(text: str) -> None:
+    sys.stdout.flush()
+    print(f"sshpoolctl: {text}", file=sys.stderr, flush=True)
+
+
+def _emit_json(doc: Any) -> None:
+    print(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), flush=True)
+
+
+def _result_doc(result: Result) -> dict[str, Any]:
+    return {"alias": result.alias, **result.to_dict()}
+
+
+def _outcome_doc(outcome: Result | SSHPoolError) -> dict[str, Any]:
+    if isinstance(outcome, SSHPoolError):
+        return {"alias": outcome.alias, "error": outcome.code, "exception": str(outcome)}
+    return _result_doc(outcome)
+
+
+# -- verbs
+
+
+async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    command = " ".join(args.command)
+    if not command.strip():
+        _say("usage: sshpoolctl run ALIAS COMMAND...   e.g. sshpoolctl run web1 uptime")
+        return EXIT_ERROR
+    stdin = sys.stdin.buffer.read() if args.stdin else None
+    if is_fanout(args.alias):
+        if args.json:
+            outcomes = await client.run_many(command, selection(args.alias), timeout=args.timeout, input=stdin)
+            _emit_json({a: _outcome_doc(o) for a, o in ordered(outcomes).items()})
+        else:
+            sink = Sink(progress=sys.stderr.isatty())
+            outcomes = await run_fanout(client, args.alias, command, sink, timeout=args.timeout, input=stdin)
+        return fanout_status(outcomes)
+    if args.json:
+        result = await client.run(args.alias, command, timeout=args.timeout, input=stdin)
+        _emit_json(_result_doc(result))
+    else:
+        result = await run_one(client, args.alias, command, Sink(), timeout=args.timeout, input=stdin)
+        if result.error is not None or result.signal:
+            _say(result_note(result) or result.describe())
+    return exit_status(result)
+
+
+async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    shown = 0
+    while True:
+        if args.alias:
+            channels = {args.alias: await client.channel(args.alias)}
+        else:
+            channels = await client.channels()
+        if args.json:
+            doc: Any = channels[args.alias] if args.alias else channels
+            print(json.dumps(doc, sort_keys=True) if args.watch else json.dumps(doc, indent=2, sort_keys=True))
+        else:
+            if args.watch and sys.stdout.isatty():
+                sys.stdout.write("\x1b[H\x1b[2J")
+            if args.watch:
+                print(f"Every {args.interval:g}s: sshpoolctl status\t{time.strftime('%Y-%m-%d %H:%M:%S')}")
+            for line in status_lines(channels):
+                print(line)
+            if not channels and not args.watch:
+                _say("no channels yet; add one with `sshpoolctl start DSN`")
+        sys.stdout.flush()
+        shown += 1
+        if not args.watch or (args.count is not None and shown >= args.count):
+            return 0
+        await asyncio.sleep(args.interval)
+
+
+async def verb_start(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    answer = await client.start(args.dsn, wait=args.wait)
+    if args.json:
+        _emit_json(answer)
+    elif answer["connected"]:
+        print(answer["message"])
+    else:
+        _say(answer["message"])
+    return 0 if answer["connected"] else EXIT_ERROR
+
+
+async def verb_stop(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    await client.stop(args.alias)
+    if args.json:
+        _emit_json({"alias": args.alias, "stopped": True})
+    else:
+        print("OK")
+    return 0
+
+
+async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    if args.action == "accept":
+        fingerprint = await client.accept_host_key(args.alias)
+        if args.json:
+            _emit_json({"alias": args.alias, "fingerprint": fingerprint, "trusted": True})
+        else:
+            print(f"{args.alias}\t{fingerprint}\ttrusted")
+        return 0
+    info = await client.channel(args.alias)
+    code = info.get("last_error_code")
+    problem = code in ("host_key_unknown", "host_key_changed") and info.get("state") != "up"
+    shown_fp = fingerprint_in(info.get("last_error")) if problem else None
+    word: str = ("unknown" if code == "host_key_unknown" else "changed") if problem else "trusted"
+    if args.json:
+        _emit_json({"alias": args.alias, "fingerprint": shown_fp, "trusted": not problem, "state": info.get("state")})
+    elif problem:
+        print(f"{args.alias}\t{shown_fp or '?'}\t{word}")
+        _say(f"if that fingerprint is right, trust it with `sshpoolctl hostkey accept {args.alias}`")
+    else:
+        where = f"{info.get('host')}:{info.get('port')}"
+        seen = word if info.get("state") == "up" else f"not checked yet: {info.get('state')}"
+        print(f"{args.alias}\t{where}\t{seen}")
+    return 0
+
+
+VERBS: dict[str, Verb] = {
+    "run": verb_run,
+    "status": verb_status,
+    "start": verb_start,
+    "stop": verb_stop,
+    "hostkey": verb_hostkey,
+}
+
+
+async def _one_shot(verb: Verb, client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    try:
+        return await verb(client, args)
+    finally:
+        await client.aclose()
+
+
+def _complete_aliases(client: AsyncDaemonClient) -> int:
+    async def names() -> list[str]:
+        try:
+            return sorted(await client.channels(), key=str.casefold)
+        finally:
+            await client.aclose()
+
+    try:
+        print("\n".join(asyncio.run(names())))
+    except SSHPoolError:
+        pass
+    return 0
+
+
+def _shell(client: AsyncDaemonClient) -> int:
+    interactive = sys.stdin.isatty()
+    shell = Shell(client, interactive=interactive)
+    try:
+        shell.cmdloop()
+    except KeyboardInterrupt:  # Ctrl-C at the prompt: the intro's way out
+        print(file=shell.stdout)
+        shell.postloop()
+        return 0
+    return shell.status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.print_completion:
+        sys.stdout.write(completion_script(args.print_completion))
+        return 0
+    try:
+        client = AsyncDaemonClient(daemon_url(args), client_id=f"sshpoolctl-{os.getpid()}")
+    except SSHPoolError as exc:
+        _say(error_line(exc))
+        return EXIT_ERROR
+    if args.complete_aliases:
+        return _complete_aliases(client)
+    if args.verb is None:
+        return _shell(client)
+    try:
+        return asyncio.run(_one_shot(VERBS[args.verb], client, args))
+    except SSHPoolError as exc:
+        if args.json:
+            _emit_json({"error": exc.code, "exception": str(exc), "alias": exc.alias})
+        _say(error_line(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _say("interrupted: the command was cancelled")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

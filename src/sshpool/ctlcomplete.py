@@ -1,0 +1,103 @@
+"""Shell completion scripts for sshpoolctl (``sshpoolctl --print-completion bash|zsh``).
+
+Aliases come from the daemon at completion time (``sshpoolctl --complete-aliases``), so they are
+never stale; a daemon that is down completes nothing instead of printing an error mid-line.
+"""
+
+from __future__ import annotations
+
+__all__ = ["SHELLS", "completion_script"]
+
+SUBCOMMANDS = ("run", "status", "start", "stop", "hostkey")
+OPTIONS = ("-h", "--help", "--host", "--port", "--json", "--version", "--print-completion")
+
+_BASH = r"""# bash completion for sshpoolctl: eval "$(sshpoolctl --print-completion bash)"
+_sshpoolctl() {
+    local cur prev words cword
+    cur="${COMP_WORDS[COMP_CWORD]}"
+    prev="${COMP_WORDS[COMP_CWORD-1]}"
+    local i sub="" nargs=0
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        case "${COMP_WORDS[i]}" in
+            --host|--port|--timeout|--wait|--interval|--count|--print-completion) ((i++)) ;;
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="${COMP_WORDS[i]}"; else ((nargs++)); fi ;;
+        esac
+    done
+    case "$prev" in
+        --print-completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
+        --host|--port|--timeout|--wait|--interval|--count) return ;;
+    esac
+    if [[ -z "$sub" ]]; then
+        COMPREPLY=($(compgen -W "@SUBCOMMANDS@ @OPTIONS@" -- "$cur"))
+        return
+    fi
+    case "$sub" in
+        run|stop|status)
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "--json --timeout --watch --interval --count --stdin" -- "$cur"))
+            elif ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
+            fi ;;
+        hostkey)
+            if ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "show accept" -- "$cur"))
+            elif ((nargs == 1)); then
+                COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
+            fi ;;
+        start) COMPREPLY=($(compgen -W "--json --wait" -- "$cur")) ;;
+    esac
+}
+complete -F _sshpoolctl sshpoolctl
+"""
+
+_ZSH = r"""#compdef sshpoolctl
+# zsh completion for sshpoolctl: sshpoolctl --print-completion zsh > "${fpath[1]}/_sshpoolctl"
+_sshpoolctl() {
+    local -a subcommands aliases
+    subcommands=(
+        'run:run a command on a channel (or a glob of channels)'
+        'status:show the channels'
+        'start:add a channel from a DSN'
+        'stop:stop a channel'
+        'hostkey:show or accept a channel host key'
+    )
+    local sub="" nargs=0 i
+    for ((i = 2; i < CURRENT; i++)); do
+        case "${words[i]}" in
+            --host|--port|--timeout|--wait|--interval|--count|--print-completion) ((i++)) ;;
+            -*) ;;
+            *) if [[ -z "$sub" ]]; then sub="${words[i]}"; else ((nargs++)); fi ;;
+        esac
+    done
+    if [[ -z "$sub" ]]; then
+        if [[ "${words[CURRENT]}" == -* ]]; then
+            compadd -- @OPTIONS@
+        else
+            _describe 'command' subcommands
+        fi
+        return
+    fi
+    aliases=(${(f)"$(sshpoolctl --complete-aliases 2>/dev/null)"})
+    case "$sub" in
+        run|stop|status) ((nargs == 0)) && compadd -- $aliases ;;
+        hostkey)
+            if ((nargs == 0)); then compadd show accept
+            elif ((nargs == 1)); then compadd -- $aliases
+            fi ;;
+    esac
+}
+if [[ "$funcstack[1]" == "_sshpoolctl" ]]; then
+    _sshpoolctl "$@"
+else
+    compdef _sshpoolctl sshpoolctl
+fi
+"""
+
+SHELLS = {"bash": _BASH, "zsh": _ZSH}
+
+
+def completion_script(shell: str) -> str:
+    """The script for ``shell`` (bash or zsh)."""
+    text = SHELLS[shell]
+    return text.replace("@SUBCOMMANDS@", " ".join(SUBCOMMANDS)).replace("@OPTIONS@", " ".join(OPTIONS))

@@ -1,0 +1,238 @@
+"""sshpoolctl's one-shot subcommands against a real sshpoold and sshd: exit statuses as SPEC.md's
+table says, stdout and stderr apart, --json, commands from a pipe, completion scripts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_fixture import Daemon, clean_env, free_port, start_daemon
+from support.faults import proxy_for
+from support.readme import blocks, section
+
+from sshpool import __version__
+
+pytestmark = pytest.mark.timeout(120)
+
+CTL = str(Path(sys.executable).with_name("sshpoolctl"))
+
+
+@pytest.fixture
+def pool(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator[Daemon]:
+    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
+    d = start_daemon(tmp_path, "--channel", f"web1://{where}", "--channel", f"db1://{where}")
+    try:
+        d.wait_state("web1")
+        d.wait_state("db1")
+        yield d
+    finally:
+        if d.alive():
+            d.stop()
+
+
+def env_for(daemon: Daemon | None, **extra: str) -> dict[str, str]:
+    env = clean_env({"TERM": "dumb"})
+    if daemon is not None:
+        env["SSHPOOL_STATE_DIR"] = str(daemon.state_dir)
+    env.update(extra)
+    return env
+
+
+def ctl(daemon: Daemon | None, *args: str, stdin: str | bytes = b"", **env: str) -> subprocess.CompletedProcess[str]:
+    data = stdin.encode() if isinstance(stdin, str) else stdin
+    r = subprocess.run(
+        [CTL, *args], input=data, capture_output=True, env=env_for(daemon, **env), timeout=60, check=False
+    )
+    return subprocess.CompletedProcess(r.args, r.returncode, r.stdout.decode(), r.stderr.decode())
+
+
+def test_run_exits_with_the_remote_code_and_keeps_streams_apart(pool: Daemon) -> None:
+    r = ctl(pool, "run", "web1", "echo", "out;", "echo", "err", ">&2;", "exit", "3")
+    assert (r.returncode, r.stdout, r.stderr) == (3, "out\n", "err\n")
+    spaced = ctl(pool, "run", "web1", "ls", "-d", "/", "&&", "echo", "a      b")
+    assert (spaced.returncode, spaced.stdout) == (0, "/\na b\n")  # joined with single spaces, as ssh does
+
+
+def test_timeouts_signals_and_stdin(pool: Daemon) -> None:
+    slow = ctl(pool, "run", "--timeout", "1", "web1", "echo", "begun;", "sleep", "20")
+    assert (slow.returncode, slow.stdout) == (124, "begun\n")
+    assert "timed out" in slow.stderr and len(slow.stderr.splitlines()) == 1
+    killed = ctl(pool, "run", "web1", "kill -KILL $$")
+    assert killed.returncode == 128 + 9, killed.stderr
+    assert killed.stderr == "sshpoolctl: [killed by signal KILL]\n"
+    fed = ctl(pool, "run", "--stdin", "web1", "tr", "a-z", "A-Z", stdin="piped text\n")
+    assert (fed.returncode, fed.stdout) == (0, "PIPED TEXT\n")
+
+
+def test_run_json_gives_the_result(pool: Daemon) -> None:
+    r = ctl(pool, "run", "--json", "web1", "echo hi; exit 2")
+    doc = json.loads(r.stdout)
+    assert r.returncode == 2
+    assert (doc["alias"], doc["stdout"], doc["exit_code"]) == ("web1", "hi\n", 2)
+
+
+def test_fan_out_exits_with_the_highest_code_or_255(pool: Daemon) -> None:
+    r = ctl(pool, "run", "*", "echo $((RANDOM % 1 + 1)); exit 4")
+    assert r.returncode == 4
+    assert sorted(r.stdout.splitlines()) == ["db1 : 1", "web1: 1"]
+    assert sorted(r.stderr.splitlines()) == ["db1 : [exit 4]", "web1: [exit 4]"]
+    mixed = ctl(pool, "--json", "run", "web1,nope", "true")
+    doc = json.loads(mixed.stdout)
+    assert mixed.returncode == 255
+    assert doc["web1"]["exit_code"] == 0 and doc["nope"]["error"] == "unknown_alias"
+    none = ctl(pool, "run", "x*", "true")
+    assert none.returncode == 255
+    assert none.stderr.startswith("sshpoolctl: no channel matches 'x*'; known channels: db1, web1")
+
+
+def test_status_is_sorted_aligned_and_json(pool: Daemon, test_user: Any, sshd: Any) -> None:
+    r = ctl(pool, "status")
+    rows = [line.split("\t") for line in r.stdout.splitlines()]
+    target = f"{test_user.name}:None@{sshd.host}:{sshd.port}"
+    assert r.returncode == 0
+    assert [[c for c in row if c][:3] for row in rows] == [["db1", target, "running"], ["web1", target, "running"]]
+    assert [len(line.split(target)[0].expandtabs()) for line in r.stdout.splitlines()] == [16, 16]
+    doc = json.loads(ctl(pool, "status", "--json").stdout)
+    assert sorted(doc) == ["db1", "web1"] and doc["web1"]["state"] == "up"
+    one = ctl(pool, "status", "WEB1")
+    assert one.stdout.startswith("WEB1\t") and "running" in one.stdout
+    watched = ctl(pool, "status", "--watch", "--json", "--interval", "0.2", "--count", "2")
+    assert [sorted(json.loads(line)) for line in watched.stdout.splitlines()] == [["db1", "web1"]] * 2
+
+
+def test_start_and_stop(pool: Daemon, test_user: Any, sshd: Any) -> None:
+    dsn = f"app1://{test_user.name}@{sshd.host}:{sshd.port}"
+    assert (ctl(pool, "start", dsn).stdout, ctl(pool, "run", "app1", "echo up").stdout) == ("OK\n", "up\n")
+    again = ctl(pool, "start", dsn)
+    assert (again.returncode, again.stderr) == (
+        255,
+        "sshpoolctl: alias 'app1' is already in use; stop it first or pick another alias\n",
+    )
+    bad = ctl(pool, "start", "oops://u@127.0.0.1:0")
+    assert bad.returncode == 255 and "invalid port 0" in bad.stderr and "alias://user:pass@host:port" in bad.stderr
+    stopped = ctl(pool, "--json", "stop", "app1")
+    assert (stopped.returncode, json.loads(stopped.stdout)) == (0, {"alias": "app1", "stopped": True})
+    gone = ctl(pool, "stop", "app1")
+    assert gone.returncode == 255
+    assert gone.stderr.startswith("sshpoolctl: unknown alias 'app1'; known channels: db1, web1 — ")
+    dead = ctl(pool, "--json", "start", "--wait", "1", "dead1://nobody@127.0.0.1:1")
+    assert dead.returncode == 255 and json.loads(dead.stdout)["connected"] is False
+    assert "reconnecting" in ctl(pool, "status", "dead1").stdout
+
+
+def test_unknown_host_keys_are_shown_then_accepted(pool: Daemon, make_sshd: Any, test_user: Any) -> None:
+    stranger = make_sshd(add_known_host=False)
+    added = ctl(pool, "start", "--wait", "5", f"new1://{test_user.name}@127.0.0.1:{stranger.port}")
+    assert added.returncode == 255
+    assert "SHA256:" in added.stderr and "sshpoolctl hostkey accept new1" in added.stderr
+    refused = ctl(pool, "run", "--timeout", "2", "new1", "true")
+    assert refused.returncode == 255 and "sshpoolctl hostkey accept new1" in refused.stderr
+    shown = ctl(pool, "hostkey", "show", "new1")
+    alias, fingerprint, word = shown.stdout.rstrip("\n").split("\t")
+    assert (alias, word) == ("new1", "unknown") and fingerprint.startswith("ssh-ed25519 SHA256:")
+    accepted = ctl(pool, "--json", "hostkey", "accept", "new1")
+    assert json.loads(accepted.stdout)["fingerprint"] == fingerprint.split()[1]
+    pool.wait_state("new1")
+    assert ctl(pool, "run", "new1", "echo trusted").stdout == "trusted\n"
+
+
+def test_auth_failure_and_a_bad_token(pool: Daemon, sshd: Any) -> None:
+    added = ctl(pool, "start", "--wait", "5", f"auth1://nosuchuser-x:wrong@{sshd.host}:{sshd.port}")
+    assert added.returncode == 255 and "auth" in added.stderr.lower()
+    refused = ctl(pool, "run", "--timeout", "2", "auth1", "true")
+    assert refused.returncode == 255
+    assert "fix the user, password or key" in refused.stderr and len(refused.stderr.splitlines()) == 1
+    wrong = ctl(pool, "status", SSHPOOL_TOKEN="wrong-token-123")
+    assert wrong.returncode == 255 and "wrong-token-123" not in wrong.stderr
+    assert wrong.stderr.startswith("sshpoolctl: the daemon at 127.0.0.1:") and "refused the token" in wrong.stderr
+
+
+def test_no_daemon_and_too_large_input(pool: Daemon) -> None:
+    port = free_port()
+    down = ctl(None, "--json", "status", SSHPOOL_URL=f"http://127.0.0.1:{port}")
+    assert down.returncode == 255
+    assert down.stderr == f"sshpoolctl: the daemon is not running on 127.0.0.1:{port} — start it with `sshpoold`\n"
+    assert json.loads(down.stdout)["error"] == "daemon_unavailable"
+    via_flags = ctl(None, "--port", str(port), "status")
+    assert f"not running on 127.0.0.1:{port}" in via_flags.stderr
+    big = ctl(pool, "run", "--stdin", "web1", "wc -c", stdin=b"x" * (2 * 1024 * 1024))
+    assert big.returncode == 255
+    assert "larger than 1048576 bytes (--body-limit)" in big.stderr and "send less" in big.stderr
+
+
+def test_link_lost_mid_command_exits_255(pool: Daemon, sshd: Any, ssh_home: Any, test_user: Any) -> None:
+    with proxy_for(sshd, ssh_home) as proxy:
+        assert ctl(pool, "start", f"flaky1://{test_user.name}@127.0.0.1:{proxy.port}").returncode == 0
+        proc = subprocess.Popen(
+            [CTL, "run", "flaky1", "echo begun; sleep 20.3"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(pool),
+        )  # fmt: skip
+        assert proc.stdout is not None and proc.stdout.readline() == b"begun\n"
+        proxy.reset_all()  # the TCP link drops mid-command; the remote command goes on
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 255
+    assert "may still be running" in err.decode() and len(err.decode().splitlines()) == 1
+    ctl(pool, "run", "web1", "pkill -f 'sleep 20[.]3'")
+
+
+def test_shutting_down_daemon_refuses_new_commands(pool: Daemon) -> None:
+    running = subprocess.Popen(
+        [CTL, "run", "web1", "echo begun; sleep 10"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env_for(pool)
+    )
+    assert running.stdout is not None and running.stdout.readline() == b"begun\n"
+    pool.proc.terminate()  # draining: the running command gets --drain-timeout 2 s
+    late = ctl(pool, "run", "db1", "true")
+    running.communicate(timeout=30)
+    assert late.returncode == 255
+    assert late.stderr == "sshpoolctl: sshpoold is shutting down; retry against the restarted daemon\n"
+
+
+def test_commands_from_a_pipe_run_without_prompts(pool: Daemon) -> None:
+    script = "# a comment\nstatus db1\nrun web1 echo from a pipe\nrun web1 exit 7\n"
+    r = ctl(pool, stdin=script)
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("db1\t") and lines[1:] == ["from a pipe"]
+    assert "sshpool>" not in r.stdout and "Press Ctrl-C" not in r.stdout
+    assert r.stderr == "[exit 7]\n" and r.returncode == 7
+
+
+def test_version_help_and_completion_scripts() -> None:
+    assert ctl(None, "--version").stdout == f"sshpoolctl {__version__}\n"
+    usage = ctl(None, "-h").stdout.splitlines()
+    assert usage[0] == "usage: sshpoolctl [-h] [--host HOST] [--port PORT] [COMMAND ...]"
+    assert usage[2:6] == [
+        "optional arguments:",
+        "  -h, --help         show this help message and exit",
+        "  --host HOST        SSHPool interface (default: 127.0.0.1)",
+        "  --port PORT        SSHPool listening port (default: 8877)",
+    ]
+    bash = ctl(None, "--print-completion", "bash").stdout
+    assert "complete -F _sshpoolctl sshpoolctl" in bash
+    assert subprocess.run(["bash", "-n"], input=bash, text=True, check=False).returncode == 0
+    zsh = ctl(None, "--print-completion", "zsh").stdout
+    assert zsh.startswith("#compdef sshpoolctl")
+    if shutil.which("zsh"):
+        assert subprocess.run(["zsh", "-n"], input=zsh, text=True, check=False).returncode == 0
+    bad = ctl(None, "--print-completion", "fish")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_bash_completion_asks_the_daemon_for_aliases(pool: Daemon) -> None:
+    script = ctl(None, "--print-completion", "bash").stdout
+    probe = script + '\nCOMP_WORDS=(sshpoolctl run w); COMP_CWORD=2; _sshpoolctl; echo "${COMPREPLY[@]}"\n'
+    env = {**env_for(pool), "PATH": f"{Path(CTL).parent}:{env_for(pool).get('PATH', '')}"}
+    r = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, timeout=30, check=False)
+    assert r.stdout.split() == ["web1"]
+
+
+def test_the_readme_shows_the_real_help() -> None:
+    block = next(b for b in blocks(section("## sshpoolctl"), "console") if b.startswith("$ sshpoolctl -h\n"))
+    shown = block.splitlines()[1:]
+    real = ctl(None, "-h").stdout.splitlines()
+    assert shown and shown == real[: len(shown)]
