@@ -13,6 +13,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from daemon_fixture import Daemon, daemon  # noqa: F401
 from librarykit import (
     SHIM_LOG,
     TokenGitServer,
@@ -33,7 +34,7 @@ from sshpool import CommandFailedError, CommandTimeoutError
 
 pytestmark = pytest.mark.timeout(60)
 
-KINDS = ["direct"]
+KINDS = ["direct", "daemon"]
 
 
 @pytest.fixture(params=KINDS)
@@ -42,21 +43,42 @@ def kind(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def connect_to(kind: str, ssh_home: Any, sshd: Any, test_user: Any, tmp_path: Path) -> Iterator[Callable[..., Any]]:
-    """``connect_to(server=None, **kwargs)`` -> a sync Connection of this test's kind."""
+def connect_to(
+    kind: str, request: pytest.FixtureRequest, ssh_home: Any, sshd: Any, test_user: Any, tmp_path: Path
+) -> Iterator[Callable[..., Any]]:
+    """``connect_to(server=None, **kwargs)`` -> a sync Connection of this test's kind: direct, or
+    a channel of a real sshpoold (the test sshd's channel by its alias, another server's by DSN)."""
     made: list[sshpool.sync.Connection] = []
+    sshpoold: Daemon | None = None
+    if kind == "daemon":
+        sshpoold = request.getfixturevalue("daemon")
+        assert sshpoold.post("/channels", content=dsn_for(sshd, test_user, "lib")).text == "OK"
 
     def make(server: Any = None, **kwargs: Any) -> sshpool.sync.Connection:
-        kwargs.setdefault("state_dir", tmp_path / "state")
-        kwargs.setdefault("connect_timeout", 5)
         kwargs.setdefault("command_timeout", 60)
-        conn = sshpool.sync.connect(dsn_for(server or sshd, test_user), **kwargs)
+        if sshpoold is not None:
+            target = dsn_for(server, test_user, f"lib{server.port}") if server else "lib"
+            conn = sshpool.sync.connect(target, daemon=sshpoold.url, token=sshpoold.token, **kwargs)
+        else:
+            kwargs.setdefault("state_dir", tmp_path / "state")
+            kwargs.setdefault("connect_timeout", 5)
+            conn = sshpool.sync.connect(dsn_for(server or sshd, test_user), **kwargs)
         made.append(conn)
         return conn
 
     yield make
     for conn in made:
         conn.close()
+
+
+def daemon_saw(request: pytest.FixtureRequest, secret: str) -> bool:
+    """True if the test's daemon (if any) has ``secret`` in its log or audit log."""
+    if request.getfixturevalue("kind") != "daemon":
+        return False
+    sshpoold: Daemon = request.getfixturevalue("daemon")
+    audit = (sshpoold.state_dir / "audit.log").read_text()
+    assert '"run"' in audit  # the commands were audited, so the check below means something
+    return secret in sshpoold.log_text() or secret in audit
 
 
 @pytest.fixture
@@ -186,7 +208,11 @@ def test_git_clones_for_real_from_a_local_bare_repository(conn: Any, workdir: Pa
 
 
 def test_git_token_goes_over_stdin_only(
-    conn: Any, workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    conn: Any,
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     token = "ghp_" + secrets.token_hex(16)
     bare_repo(workdir / "srv", "bob", "private", {"SECRET.md": "only with a token\n"})
@@ -217,6 +243,7 @@ def test_git_token_goes_over_stdin_only(
     assert all(token not in command for command in sent)
     assert conn.wait("ls -A /tmp | grep -c sshpool-git || true").strip() in ("0", "")
     assert token not in capsys.readouterr().out
+    assert not daemon_saw(request, token)
 
 
 # ---------------------------------------------------------------------------------- apt
@@ -295,7 +322,11 @@ def test_top_sorts_by_cpu(conn: Any) -> None:
 
 
 def test_sudo_with_a_password_a_wrong_one_and_none(
-    connect_to: Callable[..., Any], conn: Any, test_user: Any, capsys: pytest.CaptureFixture[str]
+    connect_to: Callable[..., Any],
+    conn: Any,
+    test_user: Any,
+    capsys: pytest.CaptureFixture[str],
+    request: pytest.FixtureRequest,
 ) -> None:
     with sudoers(test_user.name, f"{test_user.name} ALL=(ALL) ALL"):
         assert conn.sudo("id -u", password=test_user.password) == "0\n"
@@ -318,6 +349,7 @@ def test_sudo_with_a_password_a_wrong_one_and_none(
         assert len(asked) == 1 and test_user.name in asked[0]
     out = capsys.readouterr().out
     assert test_user.password not in out and "sudo id -u" in out
+    assert not daemon_saw(request, test_user.password)
 
 
 def test_interactive_sudo_asks_with_getpass(

@@ -1,4 +1,4 @@
-"""The REST API over a :class:`~sshpool.pool.Pool`: the seed's routes, kept byte-compatible for its
+"""The REST API over a :class:`~sshpool.pool.Pool`: the classic routes, kept byte-compatible for its
 clients, plus fan-out, live output, health, metrics and a local /docs.
 
 The guard (request id, Host check, token, body limit) and the answers live in :mod:`sshpool.asgi`,
@@ -58,6 +58,7 @@ from .pool import Pool
 from .result import Result
 from .store import Store
 from .target import resolve
+from .transfer import download, upload
 
 __all__ = ["ApiState", "create_app", "parse_networks", "wants_json"]
 
@@ -195,6 +196,8 @@ class _Handlers:
             ("DELETE", "/channels/{alias}", self.stop_channel, "stopChannel", "stop", None),
             ("PATCH", "/channels/{alias}", self.update_channel, "updateChannel", "start", "dsn"),
             ("POST", "/channels/{alias}/hostkey", self.accept_host_key, "acceptHostKey", "hostkey", None),
+            ("PUT", "/channels/{alias}/files", self.put_file, "putFile", "put", "file"),
+            ("GET", "/channels/{alias}/files", self.get_file, "getFile", "get", "path"),
             ("POST", "/run", self.fan_out, "fanOut", "fanout", "fanout"),
             ("GET", "/healthz", self.healthz, "healthz", "health", None),
             ("GET", "/readyz", self.readyz, "readyz", "ready", None),
@@ -315,6 +318,24 @@ class _Handlers:
                     alias=dsn.alias,
                 )
 
+    # -- files
+
+    async def put_file(self, request: Request, alias: str) -> Response:
+        """Upload a file to the channel's host (the body, streamed; --file-limit)."""
+        self._refuse_while_draining()
+        channel = self.pool.get(alias)
+        answer, fields = await upload(channel, request, self.state.settings.file_limit, _client_key(request))
+        self._audit(request, "put", alias=channel.alias, **fields)
+        return answer
+
+    async def get_file(self, request: Request, alias: str) -> Response:
+        """Download a file from the channel's host (streamed)."""
+        self._refuse_while_draining()
+        channel = self.pool.get(alias)
+        answer, fields = await download(channel, request, self.state.settings.file_limit, _client_key(request))
+        self._audit(request, "get", alias=channel.alias, **fields)
+        return answer
+
     # -- commands
 
     async def run_command(self, request: Request, alias: str) -> Response:
@@ -362,6 +383,7 @@ class _Handlers:
                 input=spec.input,
                 timeout=UNSET if spec.timeout is None else spec.timeout,
                 env=spec.env,
+                pty=spec.pty,
                 on_output=on_output,
                 client=client,
             )

@@ -145,6 +145,24 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
         503: _error("shutting down"),
         **_COMMON,
     },
+    "put": {
+        200: _json(
+            "the file is in place",
+            {"type": "object", "properties": {"path": {"type": "string"}, "size": {"type": "integer"}}},
+        ),
+        403: _error("permission denied on the host"),
+        404: _error("unknown alias, or no such directory"),
+        413: _error("file over --file-limit"),
+        503: _error("channel unavailable or shutting down"),
+        **{k: v for k, v in _COMMON.items() if k != 413},
+    },
+    "get": {
+        200: {"description": "the file's bytes", "content": {"application/octet-stream": {"schema": {}}}},
+        403: _error("permission denied on the host"),
+        404: _error("unknown alias, or no such file"),
+        503: _error("channel unavailable or shutting down"),
+        **_COMMON,
+    },
     "health": {200: {"description": "the process is up (no body, no token)", "content": _EMPTY}},
     "ready": {
         200: {"description": "ready (no body, no token)", "content": _EMPTY},
@@ -155,7 +173,21 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
 
 
 def body_doc(kind: str) -> dict[str, Any]:
-    """The request body of each POST/PATCH, in its three encodings."""
+    """The request body of each POST/PATCH, in its three encodings; a file's path parameter and
+    raw body."""
+    if kind in ("path", "file"):
+        param = {
+            "name": "path",
+            "in": "query",
+            "required": True,
+            "description": "the remote file; relative paths start at the login directory",
+            "schema": {"type": "string", "minLength": 1},
+        }
+        doc: dict[str, Any] = {"parameters": [param]}
+        if kind == "file":
+            octets = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+            doc["requestBody"] = {"required": True, "content": octets}
+        return doc
     if kind == "dsn":
         key = "dsn"
         props: dict[str, Any] = {
@@ -205,7 +237,9 @@ def _command_props() -> dict[str, Any]:
         "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000_000},
         "input": {"type": ["string", "null"]},
         "env": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
+        "input_b64": {"type": ["string", "null"], "contentEncoding": "base64", "description": "binary stdin"},
         "raw": {"type": "boolean", "description": "add stdout_b64 / stderr_b64, byte-exact"},
+        "pty": {"type": "boolean", "description": "allocate a terminal (requiretty sudo, tools that want one)"},
     }
 
 

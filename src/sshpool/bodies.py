@@ -1,12 +1,14 @@
 """Request bodies, one rule for all: a JSON content type -> JSON; a form with the key -> that
 field; anything else (a form without the key too) -> the raw body as UTF-8 text, untouched.
 
-Seed clients send the DSN or command raw with no content type; ``curl -d`` sends it
+Classic clients send the DSN or command raw with no content type; ``curl -d`` sends it
 form-encoded; scripts send JSON. Every refusal is a RequestError (400) naming the field.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 from dataclasses import dataclass
@@ -77,14 +79,18 @@ def number(fields: dict[str, Any], name: str, *, minimum: float = 0.0) -> float 
 
 @dataclass(frozen=True)
 class CommandSpec:
+    """A command request: ``input`` is text (``input``) or bytes (``input_b64``, for binary
+    stdin); ``pty`` asks for a terminal (``requiretty`` sudo, tools that want one)."""
+
     command: str
     timeout: float | None
-    input: str | None
+    input: str | bytes | None
     env: dict[str, str] | None
     raw: bool
+    pty: bool = False
 
 
-COMMAND_FIELDS = ("timeout", "input", "env", "raw")
+COMMAND_FIELDS = ("timeout", "input", "input_b64", "env", "raw", "pty")
 
 
 def command_spec(body: Body) -> CommandSpec:
@@ -94,9 +100,13 @@ def command_spec(body: Body) -> CommandSpec:
     timeout = number(f, "timeout")
     if timeout == 0:
         raise RequestError("field 'timeout' must be more than 0 seconds, or null for the default")
-    stdin = f.get("input")
+    stdin: str | bytes | None = f.get("input")
     if stdin is not None and not isinstance(stdin, str):
         raise RequestError("field 'input' must be a string (sent to the command's stdin), or null")
+    if f.get("input_b64") is not None:
+        if stdin is not None:
+            raise RequestError("give either 'input' (text) or 'input_b64' (base64 bytes), not both")
+        stdin = _base64(f["input_b64"])
     env = f.get("env")
     if env is not None:
         if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
@@ -107,4 +117,16 @@ def command_spec(body: Body) -> CommandSpec:
     raw = f.get("raw", False)
     if not isinstance(raw, bool):
         raise RequestError("field 'raw' must be true or false")
-    return CommandSpec(body.text, timeout, stdin, env or None, raw)
+    pty = f.get("pty", False)
+    if not isinstance(pty, bool):
+        raise RequestError("field 'pty' must be true or false")
+    return CommandSpec(body.text, timeout, stdin, env or None, raw, pty)
+
+
+def _base64(value: object) -> bytes:
+    if not isinstance(value, str):
+        raise RequestError("field 'input_b64' must be a base64 string (standard alphabet, padded), or null")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise RequestError("field 'input_b64' is not valid base64 (standard alphabet, padded)") from None

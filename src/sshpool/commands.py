@@ -89,9 +89,17 @@ def in_directory(cwd: str | None, command: str) -> str:
 
 
 def nohup(command: str, log: str) -> str:
-    """Detach all three streams into a new session and print the PID."""
-    inner = f"exec {command}"
-    return f"setsid nohup sh -c {shlex.quote(inner)} > {_quote_path(log)} 2>&1 < /dev/null & echo $!"
+    """Start ``command`` detached (its own session; all three streams away from the SSH session,
+    appended to ``log``) and print its PID, which leads the new session (``kill -- -PID``).
+
+    ``command`` runs under ``sh -c`` as written (an ``exec`` prefix would run only the first of
+    ``a; b``). The braces keep ``$!`` the detached process even after a ``cd ... &&`` prefix (a
+    bare ``a && b &`` backgrounds the whole list in a subshell, whose PID is the wrong one). The
+    marker variable is dropped: the detached process is not part of the command that started it."""
+    if not command.strip():
+        raise ValueError("nohup needs a command to run")
+    start = f"env -u {MARKER_VAR} setsid nohup sh -c {shlex.quote(command)}"
+    return f"{{ {start} >> {_quote_path(log)} 2>&1 < /dev/null & echo $!; }}"
 
 
 def apt_install(packages: Iterable[str], *, root: bool, update: bool = False) -> str:
@@ -109,7 +117,7 @@ def pip_install(packages: Iterable[str], *, upgrade: bool = True) -> str:
 
 
 def ps_command(args: str | None = None, options: str = "", all: bool = True, verbose: bool = True) -> str:
-    """The seed's rule: ``-`` + args + ``A`` if all + ``f`` if verbose, options appended."""
+    """The classic rule: ``-`` + args + ``A`` if all + ``f`` if verbose, options appended."""
     flags = "-" + (args or "") + ("A" if all else "") + ("f" if verbose else "")
     cmd = "ps" if flags == "-" else f"ps {flags}"
     return f"{cmd} {options}".strip()

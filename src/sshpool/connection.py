@@ -257,7 +257,7 @@ class AsyncConnection:
     ) -> str:
         """Run ``command`` and return its stdout. Raises CommandFailedError (a ValueError) on a
         non-zero exit and, unless ``check_stderr=False``, when anything was written to stderr
-        (the seed's rule). A timeout, a lost link or a stopped channel always raise."""
+        (the classic rule). A timeout, a lost link or a stopped channel always raise."""
         result = await self.run(command, input=input, timeout=timeout, env=env, pty=pty, retry=retry)
         return self._judge(result, raise_on_error, check_stderr)
 
@@ -283,7 +283,7 @@ class AsyncConnection:
     async def exec_command(
         self, command: str, *, input: str | bytes | None = None, timeout: Any = UNSET
     ) -> tuple[io.BytesIO, OutputFile, OutputFile]:
-        """The seed's ``(stdin, stdout, stderr)``; here the command runs at once with ``input``
+        """The classic ``(stdin, stdout, stderr)``; here the command runs at once with ``input``
         (the sync Connection's version sends what is written to stdin)."""
         result = await self.run(command, input=input, timeout=timeout)
         stdin = io.BytesIO()
@@ -404,7 +404,7 @@ class AsyncConnection:
         self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False, timeout: Any = UNSET
     ) -> str:
         """``apt-get install -y`` (``DEBIAN_FRONTEND=noninteractive``; through ``sudo -n`` when
-        not root). Like the seed, failures are returned, not raised, unless ``raise_on_error``."""
+        not root). As in the classic API, failures are returned, not raised, unless ``raise_on_error``."""
         command = apt_install(packages(pkgs), root=True, update=update)
         try:
             r = await self._sudo(command, None, timeout)

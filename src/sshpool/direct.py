@@ -139,10 +139,36 @@ async def open_connection(
     forward_agent: bool = False,
     state_dir: str | os.PathLike[str] | None = None,
     password_prompt: PasswordPrompt | None = None,
+    daemon: bool | str | None = None,
+    token: str | None = None,
     **settings: Any,
 ) -> AsyncConnection:
     """Connect and return an :class:`AsyncConnection`. ``settings`` are the tunables of
-    :class:`~sshpool.defaults.Settings` (``command_timeout=``, ``connect_timeout=``...)."""
+    :class:`~sshpool.defaults.Settings` (``command_timeout=``, ``connect_timeout=``...).
+
+    ``daemon=True`` (or the daemon's URL) goes through sshpoold instead: ``target`` is then the
+    alias of one of its channels (or a DSN to start one), and ``token`` its API token when
+    ``SSHPOOL_TOKEN`` and the state dir's ``token`` file do not give it."""
+    if daemon:
+        local_only = [n for n, v in (("host_key_policy", host_key_policy), ("forward_agent", forward_agent)) if v]
+        if local_only:
+            raise TypeError(f"{', '.join(local_only)} is set on sshpoold (its flags), not per connection")
+        from .remote import open_daemon_connection
+
+        return await open_daemon_connection(
+            target,
+            daemon=daemon,
+            token=token,
+            user=user,
+            port=port,
+            password=password,
+            interactive=interactive,
+            state_dir=state_dir,
+            password_prompt=password_prompt,
+            **settings,
+        )
+    if token is not None:
+        raise TypeError("token= is the daemon's API token: pass daemon=True (or its URL) with it")
     unknown = sorted(set(settings) - set(Settings.names()))
     if unknown:
         raise TypeError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(Settings.names())}")

@@ -11,6 +11,8 @@ import re
 import shlex
 from collections.abc import Iterable
 
+from .commands import nohup
+
 __all__ = [
     "TOP_COMMAND",
     "git_clone",
@@ -24,7 +26,7 @@ __all__ = [
 ]
 
 TOP_COMMAND = "ps -Ao %cpu,%mem,user,comm"
-"""The seed's ``ps -Afo ...`` is refused by procps-ng ("conflicting format options")."""
+"""The classic ``ps -Afo ...`` is refused by procps-ng ("conflicting format options")."""
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
@@ -39,7 +41,7 @@ def quote_path(path: str) -> str:
 
 
 def packages(pkgs: str | Iterable[str]) -> list[str]:
-    """The seed passes ``'git python-pip'`` as well as lists: a string is split on whitespace."""
+    """Classic callers pass ``'git python-pip'`` as well as lists: a string is split on whitespace."""
     names = pkgs.split() if isinstance(pkgs, str) else [str(p) for p in pkgs]
     if not names or any(not n.strip() for n in names):
         raise ValueError(f"no package names in {pkgs!r}: give a name, a space-separated string or a list")
@@ -47,16 +49,10 @@ def packages(pkgs: str | Iterable[str]) -> list[str]:
 
 
 def nohup_command(command: str, log: str) -> str:
-    """Start ``command`` detached (own session, all three streams away from the SSH session,
-    appending to ``log``) and print its PID.
-
-    The braces keep ``$!`` the PID of ``setsid`` even after a ``cd ... &&`` prefix (a bare
-    ``a && b &`` would background the whole list in a subshell). ``setsid`` is not a process
-    group leader here, so it does not fork: the PID printed is the session leader, and
-    ``kill -- -PID`` stops everything the command started."""
-    if not command.strip():
-        raise ValueError("nohup needs a command to run")
-    return "{ setsid nohup sh -c " + shlex.quote(command) + f" >> {quote_path(log)} 2>&1 < /dev/null & echo $!; }}"
+    """Start ``command`` detached and print its PID: :func:`sshpool.commands.nohup`, the one
+    builder of that text. ``setsid`` is not a process group leader there (no job control in a
+    non-interactive shell), so it does not fork: the PID printed is the new session's leader."""
+    return nohup(command, log)
 
 
 def sudo_command(command: str, *, with_password: bool) -> str:

@@ -92,7 +92,7 @@ def _shutdown() -> None:
 
 
 class _Exec:
-    """The seed's ``exec_command``: input written to stdin is held until stdout or stderr is
+    """The classic ``exec_command``: input written to stdin is held until stdout or stderr is
     first read, or stdin is closed; then the command runs once with it."""
 
     def __init__(self, run: Callable[[bytes | None], Result]) -> None:
@@ -312,11 +312,16 @@ def connect(
     forward_agent: bool = False,
     state_dir: str | os.PathLike[str] | None = None,
     password_prompt: PasswordPrompt | None = None,
+    daemon: bool | str | None = None,
+    token: str | None = None,
     **settings: Any,
 ) -> Connection:
     """Connect to ``target`` (a DSN, ``[user@]host[:port]`` or an ssh_config Host alias) and
     return a :class:`Connection`; connect errors (authentication, host key, unreachable) are
-    raised here. ``settings`` are Settings tunables, e.g. ``command_timeout=60``."""
+    raised here. ``settings`` are Settings tunables, e.g. ``command_timeout=60``.
+
+    ``daemon=True`` (or the daemon's URL) uses a channel of sshpoold instead: ``target`` is its
+    alias (or a DSN to start it), and every helper works the same way through the daemon."""
     aconn = _call(
         open_connection,
         target,
@@ -328,6 +333,8 @@ def connect(
         forward_agent=forward_agent,
         state_dir=state_dir,
         password_prompt=password_prompt,
+        daemon=daemon,
+        token=token,
         **settings,
     )
     return Connection(aconn)

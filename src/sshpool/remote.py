@@ -1,0 +1,343 @@
+"""A daemon's channel as a Runner: the helpers of :class:`~sshpool.connection.AsyncConnection`
+over sshpoold's REST API, so ``sshpool.connect("web1", daemon=True)`` behaves like a direct
+connection to the same host.
+
+Every command goes as JSON with ``raw`` on (output byte-exact), binary stdin as ``input_b64``,
+live output as NDJSON; files go through ``PUT``/``GET /channels/<alias>/files``, streamed. Errors
+come back as the classes a direct connection raises (the problem+json ``code`` picks the class),
+and file errors as the OSErrors a local file operation would raise.
+"""
+
+from __future__ import annotations
+
+import base64
+import errno
+import json
+import os
+from collections.abc import AsyncIterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+
+from .client import find_daemon, find_token
+from .connection import AsyncConnection, OutputCallback, PasswordPrompt
+from .defaults import UNSET, Settings
+from .dsn import DSN
+from .errors import AliasInUseError, DaemonUnavailableError, TokenError, error_from_code
+from .result import Result
+
+__all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
+
+_ACCEPT = "application/json, application/problem+json"
+_FILE_ERRORS: dict[str, tuple[type[OSError], int]] = {
+    "file_not_found": (FileNotFoundError, errno.ENOENT),
+    "permission_denied": (PermissionError, errno.EACCES),
+    "file_error": (OSError, errno.EIO),
+}
+#: A streamed command's last line carries one of these when the command ended abnormally; any
+#: other ``error`` there means it never started, which a direct connection raises.
+_ENDINGS = frozenset({"timeout", "link_lost", "channel_stopped", "signal"})
+_CHUNK = 256 * 1024
+
+
+def locate(
+    daemon: bool | str, token: str | None = None, state_dir: str | os.PathLike[str] | None = None
+) -> tuple[str, str]:
+    """The daemon's address (a URL or ``unix:/path``) and token, found as every sshpool client
+    finds them (:func:`sshpool.client.find_daemon`, :func:`~sshpool.client.find_token`);
+    ``state_dir`` stands in for ``SSHPOOL_STATE_DIR``."""
+    env: Mapping[str, str] = os.environ
+    if state_dir is not None:
+        env = {**os.environ, "SSHPOOL_STATE_DIR": os.fspath(state_dir)}
+    endpoint = find_daemon(daemon if isinstance(daemon, str) and daemon else None, env)
+    where = f"unix:{endpoint.socket}" if endpoint.socket else endpoint.url
+    secret, source = find_token(token, env)
+    if not secret:
+        raise TokenError(f"no sshpoold token ({source}): pass token=..., or set SSHPOOL_TOKEN")
+    return where, secret
+
+
+def _http_client(where: str, token: str, timeout: float | None) -> httpx.AsyncClient:
+    headers = {"Authorization": f"Bearer {token}", "Accept": _ACCEPT}
+    limits = httpx.Timeout(timeout, connect=10.0)
+    if where.startswith("unix:") or where.startswith("/"):
+        transport = httpx.AsyncHTTPTransport(uds=where.removeprefix("unix:"))
+        return httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers, timeout=limits)
+    return httpx.AsyncClient(base_url=where.rstrip("/"), headers=headers, timeout=limits)
+
+
+def _raise_for(response: httpx.Response, alias: str, body: bytes | None = None) -> None:
+    """Nothing for a 2xx; else the exception a direct connection would raise."""
+    if response.is_success:
+        return
+    raw = body if body is not None else response.content
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        doc = {}
+    if not isinstance(doc, dict):
+        doc = {}
+    code = str(doc.get("code") or response.headers.get("x-sshpool-error") or "error")
+    detail = str(doc.get("detail") or raw.decode("utf-8", "replace").strip() or response.reason_phrase)
+    if code in _FILE_ERRORS:
+        cls, number = _FILE_ERRORS[code]
+        raise cls(number, detail)
+    raise error_from_code(code, detail, alias=doc.get("alias") or alias, fingerprint=doc.get("fingerprint"))
+
+
+class DaemonRunner:
+    """Runs commands on one channel of a sshpoold. The HTTP client opens on first use and
+    ``aclose()`` closes it; the channel itself belongs to the daemon and stays up."""
+
+    def __init__(self, alias: str, *, url: str, token: str, command_timeout: float | Any | None = UNSET) -> None:
+        self.alias = alias
+        self.url = url
+        self._token = token
+        self.command_timeout = command_timeout
+        self._client: httpx.AsyncClient | None = None
+
+    def __repr__(self) -> str:
+        return f"<DaemonRunner {self.alias} at {self.url}>"
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        if self._client is None or self._client.is_closed:
+            self._client = _http_client(self.url, self._token, None)
+        return self._client
+
+    def _path(self, suffix: str = "") -> str:
+        return f"/channels/{self.alias}{suffix}"
+
+    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            return await self.http.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise self._unreachable(exc) from None
+
+    def _unreachable(self, exc: Exception) -> DaemonUnavailableError:
+        return DaemonUnavailableError(
+            f"sshpoold at {self.url} did not answer ({type(exc).__name__}: {exc}); is it running? "
+            "Start it with sshpoold, or point SSHPOOL_URL at it",
+        )
+
+    async def info(self) -> dict[str, Any]:
+        """The channel's info (``GET /channels/<alias>``); UnknownAliasError when it has none."""
+        r = await self._send("GET", self._path(), timeout=30)
+        _raise_for(r, self.alias)
+        data: dict[str, Any] = r.json()
+        return data
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: str | bytes | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Result:
+        if timeout is UNSET:
+            timeout = self.command_timeout
+        body: dict[str, Any] = {"command": command, "raw": True}
+        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+            body["timeout"] = float(timeout)
+        if isinstance(input, str):
+            body["input"] = input
+        elif input is not None:
+            body["input_b64"] = base64.b64encode(bytes(input)).decode("ascii")
+        if env:
+            body["env"] = dict(env)
+        if pty:
+            body["pty"] = True
+        # The daemon stops the command at its deadline and answers; 10 s more covers the answer.
+        wait = (body.get("timeout") or Settings.command_timeout or 600.0) + 10.0
+        http_timeout = httpx.Timeout(wait, connect=10.0)
+        if on_output is None:
+            try:
+                r = await self.http.post(self._path(), json=body, timeout=http_timeout)
+            except httpx.TimeoutException as exc:
+                return self._no_answer(command, exc)
+            except httpx.TransportError as exc:
+                raise self._unreachable(exc) from None
+            _raise_for(r, self.alias)
+            return Result.from_dict(r.json(), alias=self.alias, command=command)
+        return await self._stream(command, body, http_timeout, on_output)
+
+    async def _stream(
+        self, command: str, body: dict[str, Any], http_timeout: httpx.Timeout, on_output: OutputCallback
+    ) -> Result:
+        out = {"stdout": bytearray(), "stderr": bytearray()}
+        last: dict[str, Any] | None = None
+        headers = {"Accept": f"application/x-ndjson, {_ACCEPT}"}
+        try:
+            async with self.http.stream("POST", self._path(), json=body, headers=headers, timeout=http_timeout) as r:
+                if not r.is_success:
+                    _raise_for(r, self.alias, await r.aread())
+                async for line in r.aiter_lines():
+                    if not line.strip():
+                        continue
+                    item = json.loads(line)
+                    if "stream" in item and item["stream"] in out:
+                        data = base64.b64decode(item["data_b64"]) if "data_b64" in item else item["data"].encode()
+                        out[item["stream"]] += data
+                        on_output(item["stream"], data)
+                    else:
+                        last = item
+        except httpx.TimeoutException as exc:
+            return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
+        except httpx.TransportError as exc:
+            if any(out.values()) or last is not None:
+                return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
+            raise self._unreachable(exc) from None
+        if last is None:
+            return self._no_answer(command, None, bytes(out["stdout"]), bytes(out["stderr"]))
+        error = last.get("error")
+        if error is not None and error not in _ENDINGS:
+            raise error_from_code(str(error), str(last.get("exception") or error), alias=self.alias)
+        final = {
+            **last,
+            "stdout_b64": base64.b64encode(bytes(out["stdout"])).decode("ascii"),
+            "stderr_b64": base64.b64encode(bytes(out["stderr"])).decode("ascii"),
+        }
+        return Result.from_dict(final, alias=self.alias, command=command)
+
+    def _no_answer(self, command: str, exc: Exception | None, stdout: bytes = b"", stderr: bytes = b"") -> Result:
+        """The command may have started and the daemon's answer never came: like a lost link."""
+        why = f" ({type(exc).__name__})" if exc is not None else ""
+        return Result.from_bytes(
+            stdout,
+            stderr,
+            error="link_lost",
+            exception=f"no answer from sshpoold at {self.url}{why}; the command may still be running "
+            f"on {self.alias}; not retried",
+            alias=self.alias,
+            command=command,
+        )
+
+    # ------------------------------------------------------------------ files
+
+    async def put_file(self, local: Path, remote: str) -> int:
+        size = (await anyio.Path(local).stat()).st_size  # a missing local file raises FileNotFoundError here
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with await anyio.open_file(local, "rb") as fh:
+                while piece := await fh.read(_CHUNK):
+                    yield piece
+
+        r = await self._send(
+            "PUT",
+            self._path("/files"),
+            params={"path": remote},
+            content=chunks(),
+            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+            timeout=httpx.Timeout(None, connect=10.0),
+        )
+        _raise_for(r, self.alias)
+        return int(r.json()["size"])
+
+    async def get_file(self, remote: str, local: Path) -> int:
+        received = 0
+        try:
+            async with self.http.stream(
+                "GET", self._path("/files"), params={"path": remote}, timeout=httpx.Timeout(None, connect=10.0)
+            ) as r:
+                if not r.is_success:
+                    _raise_for(r, self.alias, await r.aread())
+                expected = int(r.headers.get("content-length", "-1"))
+                async with await anyio.open_file(local, "wb") as fh:
+                    async for piece in r.aiter_bytes(_CHUNK):
+                        await fh.write(piece)
+                        received += len(piece)
+        except httpx.TransportError as exc:
+            await anyio.Path(local).unlink(missing_ok=True)
+            raise OSError(errno.EIO, f"cannot download {remote}: the transfer broke off ({exc})") from None
+        if expected >= 0 and received != expected:
+            await anyio.Path(local).unlink(missing_ok=True)
+            raise OSError(errno.EIO, f"cannot download {remote}: got {received} of {expected} bytes")
+        return received
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+async def open_daemon_connection(
+    target: str,
+    *,
+    daemon: bool | str = True,
+    token: str | None = None,
+    user: str | None = None,
+    port: int | None = None,
+    password: str | None = None,
+    interactive: bool = False,
+    state_dir: str | os.PathLike[str] | None = None,
+    password_prompt: PasswordPrompt | None = None,
+    **settings: Any,
+) -> AsyncConnection:
+    """An :class:`AsyncConnection` on a daemon's channel. ``target`` is the channel's alias, or
+    a DSN: a channel the daemon does not have yet is started from it (and stopped again if it
+    cannot connect), one it has is used when it points at the same place."""
+    unknown = sorted(set(settings) - set(Settings.names()))
+    if unknown:
+        raise TypeError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(Settings.names())}")
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("connect() needs the alias of a daemon's channel, or a DSN to start one")
+    url, secret = locate(daemon, token, state_dir)
+    timeout = settings.get("command_timeout", UNSET)
+    if "://" in target:
+        from .direct import make_dsn
+
+        dsn = make_dsn(target, user=user, port=port, password=password)
+        runner = DaemonRunner(dsn.alias, url=url, token=secret, command_timeout=timeout)
+        await _ensure_channel(runner, dsn, float(settings.get("connect_timeout") or Settings.connect_timeout))
+    else:
+        given = [name for name, v in (("user", user), ("port", port), ("password", password)) if v is not None]
+        if given:
+            raise TypeError(
+                f"{', '.join(given)} belong to the channel's DSN on the daemon; pass a DSN as the target "
+                "to start a channel, or leave them out to use the daemon's channel as it is"
+            )
+        runner = DaemonRunner(target.strip(), url=url, token=secret, command_timeout=timeout)
+        try:
+            known = str((await runner.info()).get("dsn") or "")
+            runner.alias = known.partition("://")[0] if "://" in known else runner.alias  # as the daemon spells it
+        except BaseException:
+            await runner.aclose()
+            raise
+    return AsyncConnection(runner, name=runner.alias, interactive=interactive, password_prompt=password_prompt)
+
+
+async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
+    """Start ``dsn`` on the daemon unless a channel with its alias already points there."""
+    try:
+        r = await runner._send(
+            "POST", "/channels", json={"dsn": dsn.to_text(reveal_password=True), "wait": wait}, timeout=wait + 30
+        )
+        if r.status_code == 409:
+            info = await runner.info()
+            same = info.get("host") == dsn.host and all(
+                info.get(k) == v for k, v in (("user", dsn.user), ("port", dsn.port)) if v is not None
+            )
+            if not same:
+                raise AliasInUseError(
+                    f"the daemon's channel {dsn.alias!r} points at {info.get('user')}@{info.get('host')}:"
+                    f"{info.get('port')}, not at {dsn.display()}; pick another alias or stop that channel",
+                    alias=dsn.alias,
+                )
+            return
+        _raise_for(r, dsn.alias)
+        if r.status_code == 202:
+            info = await runner.info()
+            await runner._send("DELETE", runner._path(), timeout=30)
+            raise error_from_code(
+                str(info.get("last_error_code") or "channel_unavailable"),
+                str(info.get("last_error") or r.text),
+                alias=dsn.alias,
+            )
+    except BaseException:
+        await runner.aclose()
+        raise
