@@ -15,11 +15,11 @@ demo: setup
 	$(AS_ROOT) $(BIN)/python scripts/demo.py
 
 lint: setup
-	$(BIN)/ruff check src tests scripts
-	$(BIN)/ruff format --check src tests scripts
+	$(BIN)/ruff check src tests scripts bench
+	$(BIN)/ruff format --check src tests scripts bench
 
 typecheck: setup
-	$(BIN)/mypy src
+	$(BIN)/mypy src bench
 
 test: lint typecheck
 	$(AS_ROOT) $(BIN)/pytest -m "not chaos" --durations=25 $(PYTEST_ARGS)

@@ -35,5 +35,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean]'
+.venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean,bench]'
 echo "setup: ready (.venv with sshpool and its test tools; sshd at $(command -v sshd || echo /usr/sbin/sshd))"

@@ -1,0 +1,105 @@
+"""How much of each scenario a run measures, and who plays in it: full, ``--quick`` and smoke."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+MB = 1024 * 1024
+
+SCENARIOS = ("latency", "first", "throughput", "fanout", "output", "footprint", "recovery")
+
+LATENCY = (
+    "sshpool-lib",
+    "sshpool-sync",
+    "sshpool-fast",
+    "sshpoold-rest",
+    "sshpoolctl",
+    "asyncssh",
+    "paramiko",
+    "paramiko-nodelay",
+    "fabric",
+    "fabric-nodelay",
+    "pssh",
+    "pssh-nodelay",
+    "ssh-controlmaster",
+    "ssh",
+)
+SPAWNING = frozenset({"ssh", "sshpoolctl"})  # a process per command: fewer samples
+FIRST = ("sshpool-lib", "sshpool-fast", "asyncssh")
+THROUGHPUT = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "asyncssh", "paramiko-nodelay")
+FANOUT = ("sshpoold-rest", "asyncssh", "pssh-nodelay", "fabric-nodelay")
+OUTPUT = (
+    "sshpool-lib",
+    "sshpool-fast",
+    "sshpoold-rest",
+    "asyncssh",
+    "paramiko-nodelay",
+    "pssh-nodelay",
+    "ssh-controlmaster",
+)
+FOOTPRINT = ("sshpoold-rest", "asyncssh", "paramiko-nodelay")
+RECOVERY = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "asyncssh", "paramiko-nodelay")
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str = "full"
+    latency_rounds: int = 10
+    latency_batch: int = 30  # x rounds = samples per warm contender (>= 300)
+    spawn_batch: int = 4  # x rounds = samples for contenders that start a process per command
+    first_rounds: int = 5
+    first_batch: int = 4
+    throughput_rounds: int = 3
+    throughput_total: int = 600
+    callers: int = 64
+    channel_counts: tuple[int, ...] = (1, 8)
+    fanout_sizes: tuple[int, ...] = (10, 100, 200, 300)
+    fanout_rounds: int = 3
+    output_sizes: tuple[int, ...] = (1 * MB, 50 * MB, 100 * MB)
+    output_rounds: int = 2
+    recovery_rounds: int = 3
+    scenarios: tuple[str, ...] = SCENARIOS
+    only: frozenset[str] = field(default_factory=frozenset)  # empty: every contender
+
+    def plays(self, name: str) -> bool:
+        return not self.only or name in self.only
+
+    @property
+    def footprint_n(self) -> int:
+        return max(self.fanout_sizes)
+
+
+FULL = Plan()
+QUICK = Plan(
+    name="quick",
+    latency_rounds=4,
+    latency_batch=15,
+    spawn_batch=2,
+    first_rounds=2,
+    first_batch=3,
+    throughput_rounds=1,
+    throughput_total=200,
+    fanout_sizes=(10, 50),
+    fanout_rounds=2,
+    output_sizes=(1 * MB, 10 * MB),
+    output_rounds=1,
+    recovery_rounds=1,
+)
+SMOKE = Plan(
+    name="smoke",
+    latency_rounds=1,
+    latency_batch=5,
+    spawn_batch=1,
+    first_rounds=1,
+    first_batch=1,
+    throughput_rounds=1,
+    throughput_total=40,
+    callers=8,
+    channel_counts=(1, 2),
+    fanout_sizes=(3,),
+    fanout_rounds=1,
+    output_sizes=(64 * 1024,),
+    output_rounds=1,
+    recovery_rounds=1,
+    only=frozenset({"sshpool-lib", "sshpoold-rest", "asyncssh", "ssh-controlmaster"}),
+)
