@@ -6,7 +6,6 @@ An expected line with ``...`` matches any output line that starts with the text 
 
 from __future__ import annotations
 
-import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,8 +13,8 @@ from typing import Any
 
 import pytest
 from daemon_fixture import Daemon, daemon_running
+from support.readme import blocks, section
 
-README = Path(__file__).resolve().parents[1] / "README.md"
 pytestmark = pytest.mark.timeout(60)
 
 
@@ -24,18 +23,10 @@ def daemon(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator
     yield from daemon_running(tmp_path)
 
 
-def section(heading: str = "## sshpoold\n") -> str:
-    """The README from ``heading`` to the next section of the same level."""
-    text = README.read_text()
-    start = text.index(heading)
-    end = text.find("\n## ", start + len(heading))
-    return text[start : end if end != -1 else len(text)]
-
-
 def curl_examples() -> list[tuple[str, list[str]]]:
     """(command, expected output lines) for every ``$ curl`` line of the ```console blocks."""
     examples: list[tuple[str, list[str]]] = []
-    for block in re.findall(r"```console\n(.*?)```", section(), flags=re.S):
+    for block in blocks(section("## sshpoold"), "console"):
         current: tuple[str, list[str]] | None = None
         for line in block.splitlines():
             if line.startswith("$ "):

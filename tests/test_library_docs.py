@@ -1,25 +1,20 @@
-"""Every Python block of docs/library.md runs, in order, against the test sshd (``myserver``)."""
+"""Every Python block of the README's library section runs, in order, against the test sshd (``myserver``)."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+from daemon_fixture import start_daemon
 from librarykit import poseidon_world_fixture, remote_venv_fixture, ssh_config_first  # noqa: F401
+from support.readme import README, blocks, section
 
 import sshpool
 import sshpool.direct
 import sshpool.sync
 
 pytestmark = pytest.mark.timeout(90)
-
-DOC = Path(__file__).resolve().parents[1] / "docs" / "library.md"
-
-
-def python_blocks(text: str) -> list[str]:
-    return re.findall(r"```python\n(.*?)```", text, flags=re.DOTALL)
 
 
 def test_the_library_docs_examples_run(
@@ -36,18 +31,22 @@ def test_the_library_docs_examples_run(
         monkeypatch.setattr(sshpool, "open_connection", sshpool.direct.open_connection, raising=False)
     monkeypatch.chdir(tmp_path)
     port = poseidon_world["server"].port
-    blocks = python_blocks(DOC.read_text())
-    assert len(blocks) >= 4
+    examples = blocks(section("## The Python library"), "python")
+    assert len(examples) >= 4
     home = poseidon_world["home"]
+    # the daemon of the "Through sshpoold" example, found through SSHPOOL_STATE_DIR (tmp_path/state)
+    daemon = start_daemon(tmp_path, "--channel", f"web1://{test_user.name}@127.0.0.1:{port}")
     try:
         with ssh_config_first(f"Host myserver\n  HostName 127.0.0.1\n  Port {port}\n  User {test_user.name}\n"):
             namespace: dict[str, Any] = {"__name__": "docs"}  # one session, like a reader's
-            for block in blocks:
-                exec(compile(block, str(DOC), "exec"), namespace)  # noqa: S102  (our own docs)
+            for block in examples:
+                exec(compile(block, str(README), "exec"), namespace)  # noqa: S102  (our own docs)
     finally:
-        for name in ("notes.txt", "sleeper.log"):
+        daemon.stop()
+        for name in ("notes.txt", "sleeper.log", "notes-via-daemon.txt"):
             (home / name).unlink(missing_ok=True)
     out = capsys.readouterr().out
     assert "Linux" in out and "/var/log" in out and "hello from app" in out
     assert "requests==2.32.0" in out and "sent when stdout is read" in out and "True" in out
     assert (tmp_path / "notes-back.txt").read_text() == "hello\n"
+    assert "through sshpoold" in out and (tmp_path / "notes-via-daemon.txt").read_text() == "hello\n"

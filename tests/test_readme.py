@@ -1,14 +1,15 @@
-"""The README's tour runs as written, against the test sshd standing in for ``myserver``."""
+"""The README holds true: its two commands, and its Python examples run as written against the test sshd
+(``myserver``). The library section's examples run in ``test_library_docs``, the sshpoold section's curl
+lines in ``test_daemon_docs``."""
 
 from __future__ import annotations
 
-import re
-from pathlib import Path
 from typing import Any
 
 import pytest
+from support.readme import README, blocks, section
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+TESTED_ELSEWHERE = ("## The Python library",)
 
 
 def test_the_readme_names_the_two_commands() -> None:
@@ -16,15 +17,21 @@ def test_the_readme_names_the_two_commands() -> None:
     assert "$ make demo" in text and "$ make test" in text
 
 
-def test_the_readme_python_tour_runs(
+def test_every_python_example_of_the_readme_is_run_by_a_test() -> None:
+    everywhere = blocks(README.read_text(), "python")
+    tested = [
+        b
+        for heading in (*TESTED_ELSEWHERE, "## Warm shells: the `shell` mode")
+        for b in blocks(section(heading), "python")
+    ]
+    assert everywhere and sorted(everywhere) == sorted(tested)
+
+
+def test_the_warm_shell_example_runs(
     ssh_home: Any, sshd: Any, test_user: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     ssh_home.add_host_block("myserver", HostName=sshd.host, Port=str(sshd.port), User=test_user.name)
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
-    assert blocks
     namespace: dict[str, Any] = {"__name__": "readme"}
-    for block in blocks:
+    for block in blocks(section("## Warm shells: the `shell` mode"), "python"):
         exec(compile(block, str(README), "exec"), namespace)  # noqa: S102  (our own README)
-    out = capsys.readouterr().out
-    assert out.startswith("Linux\n\n/tmp\n\n2 ls: cannot access '/nonexistent'"), out
-    assert "PID" in out and "CMD" in out
+    assert capsys.readouterr().out == "42\n\n"

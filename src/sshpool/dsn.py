@@ -93,7 +93,7 @@ class DSN:
         return f"{self.alias}://{userinfo}{host}{port}"
 
     def display(self, user: str | None = None, port: int | None = None) -> str:
-        """The seed's log form ``alias://user:None@host:port`` with resolved user and port;
+        """The classic log form ``alias://user:None@host:port`` with resolved user and port;
         ``****`` stands for a password."""
         pw = "****" if self.password else "None"
         host = f"[{self.host}]" if ":" in self.host else self.host

@@ -28,7 +28,7 @@ class Result:
 
     ``exit_code`` is None when the command gave none (killed by a signal, timed out, link lost).
     ``error`` is a code from :mod:`sshpool.errors` when the command did not end normally, and
-    ``exception`` is the human sentence for it (the seed's field name).
+    ``exception`` is the human sentence for it (the classic field name).
     """
 
     stdout: str = ""
