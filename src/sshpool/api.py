@@ -377,6 +377,7 @@ class _Handlers:
         if task is not None:
             self.state.in_flight.add(task)
         try:
+            mode = self.pool.get(alias).effective_mode(spec.mode, spec.input, spec.pty)
             result = await self.pool.run(
                 alias,
                 spec.command,
@@ -386,6 +387,7 @@ class _Handlers:
                 pty=spec.pty,
                 on_output=on_output,
                 client=client,
+                mode=spec.mode,
             )
         except SSHPoolError as exc:
             self.metrics.refused(exc.code)
@@ -403,7 +405,7 @@ class _Handlers:
                 self.state.in_flight.discard(task)
         if result.error == "channel_stopped" and self.state.draining:
             result = replace(result, exception="sshpoold is shutting down: the command was signalled before it ended")
-        self.metrics.observe(result, time.monotonic() - started)
+        self.metrics.observe(result, time.monotonic() - started, mode)
         self._audit(
             request,
             "run",

@@ -33,6 +33,7 @@ INFO: Final[dict[str, Any]] = {
         "running": {"type": "integer"},
         "queued": {"type": "integer"},
         "dsn": {"type": "string"},
+        "mode": {"type": "string", "enum": ["exec", "shell"], "description": "how commands run by default"},
     },
 }
 
@@ -240,6 +241,11 @@ def _command_props() -> dict[str, Any]:
         "input_b64": {"type": ["string", "null"], "contentEncoding": "base64", "description": "binary stdin"},
         "raw": {"type": "boolean", "description": "add stdout_b64 / stderr_b64, byte-exact"},
         "pty": {"type": "boolean", "description": "allocate a terminal (requiretty sudo, tools that want one)"},
+        "mode": {
+            "type": ["string", "null"],
+            "enum": ["exec", "shell", None],
+            "description": "exec: a session per command; shell: a warm shell (default: the channel's mode)",
+        },
     }
 
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
+from .defaults import MODES
 from .errors import RequestError
 
 __all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "read_body"]
@@ -88,9 +89,10 @@ class CommandSpec:
     env: dict[str, str] | None
     raw: bool
     pty: bool = False
+    mode: str | None = None
 
 
-COMMAND_FIELDS = ("timeout", "input", "input_b64", "env", "raw", "pty")
+COMMAND_FIELDS = ("timeout", "input", "input_b64", "env", "raw", "pty", "mode")
 
 
 def command_spec(body: Body) -> CommandSpec:
@@ -120,7 +122,10 @@ def command_spec(body: Body) -> CommandSpec:
     pty = f.get("pty", False)
     if not isinstance(pty, bool):
         raise RequestError("field 'pty' must be true or false")
-    return CommandSpec(body.text, timeout, stdin, env or None, raw, pty)
+    mode = f.get("mode")
+    if mode is not None and mode not in MODES:
+        raise RequestError('field \'mode\' must be "exec" (a session per command), "shell" (a warm shell) or null')
+    return CommandSpec(body.text, timeout, stdin, env or None, raw, pty, mode)
 
 
 def _base64(value: object) -> bytes:

@@ -60,6 +60,7 @@ class ChannelInfo:
     running: int
     queued: int
     dsn_text: str
+    mode: str = "exec"
 
     @property
     def is_alive(self) -> bool:
@@ -83,6 +84,7 @@ class ChannelInfo:
             "running": self.running,
             "queued": self.queued,
             "dsn": self.dsn_text,
+            "mode": self.mode,
         }
 
 
@@ -194,7 +196,17 @@ class Channel:
             running=self.running,
             queued=self.queued,
             dsn_text=self.display(),
+            mode=self.mode,
         )
+
+    @property
+    def mode(self) -> str:
+        """The DSN's ``?mode=``, else the settings' ``mode``."""
+        return self.dsn.mode or self.settings.mode
+
+    def effective_mode(self, mode: str | None, input: str | bytes | None, pty: bool) -> str:
+        """The way a command with these options runs: input and a pty always take ``exec``."""
+        return "shell" if wants_shell(check_mode(mode or self.mode), input, pty) else "exec"
 
     def local_ports(self) -> list[int]:
         """Client-side TCP ports of the open connections (to find their sshd processes)."""
@@ -458,12 +470,12 @@ class Channel:
         """Run ``command`` and return its Result; raises only when it never started.
         ``mode`` (``exec`` or ``shell``) overrides the channel's for this command."""
         del raw  # bytes are always kept; ``raw`` matters only to the REST shape
-        use = check_mode(mode or self.settings.mode)
         if timeout is UNSET:
             timeout = self.settings.command_timeout
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + float(timeout)
         data = input.encode() if isinstance(input, str) else input
+        use = self.effective_mode(mode, data, pty)
         task = asyncio.current_task()
         assert task is not None
         self._running.add(task)
@@ -471,7 +483,7 @@ class Channel:
             for _ in range(3):
                 link = await self._acquire(client, deadline)
                 try:
-                    runner = self.shells.execute if wants_shell(use, data, pty) else execute
+                    runner = self.shells.execute if use == "shell" else execute
                     if runner is execute:
                         self.shells.trim(link.conn, self.settings.max_sessions - link.active)
                     result = await runner(

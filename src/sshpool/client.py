@@ -154,8 +154,11 @@ def _command_body(
     input: bytes | str | None,
     timeout: float | None,
     env: dict[str, str] | None,
+    mode: str | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"command": command, "raw": True}
+    if mode is not None:
+        body["mode"] = mode
     if timeout is not None:
         body["timeout"] = timeout
     if isinstance(input, str):
@@ -208,6 +211,10 @@ class AsyncDaemonClient:
     @property
     def url(self) -> str:
         return f"unix:{self.endpoint.socket}" if self.endpoint.socket else self.endpoint.url
+
+    @property
+    def token(self) -> str | None:
+        return self._token
 
     # -- plumbing
 
@@ -380,9 +387,10 @@ class AsyncDaemonClient:
         input: bytes | str | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
+        mode: str | None = None,
     ) -> Result:
         """Run ``command``; a command that started always comes back as a Result (check() it)."""
-        body = _command_body(command, input=input, timeout=timeout, env=env)
+        body = _command_body(command, input=input, timeout=timeout, env=env, mode=mode)
         deadline = _http_deadline(timeout)
         try:
             resp = await self._client().post(self._path(alias), json=body, timeout=deadline)
@@ -400,10 +408,11 @@ class AsyncDaemonClient:
         input: bytes | str | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
+        mode: str | None = None,
     ) -> AsyncGenerator[tuple[str, bytes] | Result, None]:
         """``("stdout"|"stderr", data)`` as the output arrives, then the Result (with all output).
         Leaving the loop early (or cancelling) closes the request, and the daemon stops the command."""
-        body = _command_body(command, input=input, timeout=timeout, env=env)
+        body = _command_body(command, input=input, timeout=timeout, env=env, mode=mode)
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
         lines = self._ndjson(self._path(alias), body, _http_deadline(timeout), alias)
         async with contextlib.aclosing(lines):
@@ -428,9 +437,10 @@ class AsyncDaemonClient:
         input: bytes | str | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
+        mode: str | None = None,
     ) -> dict[str, Result | SSHPoolError]:
         """Fan out: each channel's Result, or the error that kept its command from starting."""
-        body = {**_command_body(command, input=input, timeout=timeout, env=env), "channels": channels}
+        body = {**_command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
         deadline = _http_deadline(timeout)
         try:
             resp = await self._client().post("/run", json=body, timeout=deadline)
@@ -449,10 +459,11 @@ class AsyncDaemonClient:
         input: bytes | str | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
+        mode: str | None = None,
     ) -> AsyncGenerator[Output | Done, None]:
         """Fan out with live output: :class:`Output` chunks tagged by alias, a :class:`Done` as
         each channel finishes."""
-        body = {**_command_body(command, input=input, timeout=timeout, env=env), "channels": channels}
+        body = {**_command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
         out: dict[tuple[str, str], bytearray] = {}
         lines = self._ndjson("/run", body, _http_deadline(timeout), None)
         async with contextlib.aclosing(lines):

@@ -72,9 +72,10 @@ async def run_one(
     *,
     timeout: float | None = None,
     input: bytes | None = None,
+    mode: str | None = None,
 ) -> Result:
     """Stream one command's output as it arrives; the Result comes last."""
-    events = client.stream(alias, command, timeout=timeout, input=input)
+    events = client.stream(alias, command, timeout=timeout, input=input, mode=mode)
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Result):
@@ -118,6 +119,7 @@ async def run_fanout(
     timeout: float | None = None,
     input: bytes | None = None,
     notes: bool = True,
+    mode: str | None = None,
 ) -> dict[str, Result | SSHPoolError]:
     """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
     chosen = selection(target)
@@ -135,7 +137,7 @@ async def run_fanout(
     lines = _Lines(sink, width)
     outcomes: dict[str, Result | SSHPoolError] = {}
     sink.show_progress(f"0/{len(names)} done")
-    events = client.stream_many(command, chosen, timeout=timeout, input=input)
+    events = client.stream_many(command, chosen, timeout=timeout, input=input, mode=mode)
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Output):

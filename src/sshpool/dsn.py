@@ -10,12 +10,13 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote
 
+from .defaults import MODES
 from .errors import DSNError
 
 __all__ = ["ALIAS_RE", "DSN", "check_alias"]
 
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-_FORM = "expected alias://[user[:password]@]host[:port], e.g. web1://deploy@10.0.0.5:22"
+_FORM = "expected alias://[user[:password]@]host[:port][?mode=shell], e.g. web1://deploy@10.0.0.5:22"
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.%-]+$")
 
 
@@ -35,13 +36,16 @@ def check_alias(alias: str) -> str:
 @dataclass(frozen=True)
 class DSN:
     """A parsed channel DSN. ``user`` and ``port`` are None when the text does not state them:
-    they are resolved at connect time (ssh_config, then the OS user and 22)."""
+    they are resolved at connect time (ssh_config, then the OS user and 22). ``mode`` is the
+    channel's own run mode (``?mode=shell``), None to follow the settings; other query
+    parameters and any path are ignored."""
 
     alias: str
     host: str
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     port: int | None = None
+    mode: str | None = None
 
     @property
     def key(self) -> str:
@@ -65,6 +69,7 @@ class DSN:
         userinfo, at, hostpart = rest.rpartition("@")
         if not at:
             userinfo, hostpart = "", rest
+        mode = _mode_option(hostpart)
         for cut in "/?#":
             hostpart = hostpart.split(cut, 1)[0]
         user: str | None = None
@@ -78,7 +83,7 @@ class DSN:
         if _has_control(hostpart):
             raise DSNError(f"the host contains whitespace or control characters; {_FORM}")
         host, port = _split_host_port(hostpart)
-        return cls(alias=alias, host=host, user=user, password=password, port=port)
+        return cls(alias=alias, host=host, user=user, password=password, port=port, mode=mode)
 
     def to_text(self, *, reveal_password: bool = False) -> str:
         """The DSN as text; the password appears only when asked for, percent-encoded."""
@@ -90,7 +95,8 @@ class DSN:
             userinfo += "@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
-        return f"{self.alias}://{userinfo}{host}{port}"
+        query = f"?mode={self.mode}" if self.mode is not None else ""
+        return f"{self.alias}://{userinfo}{host}{port}{query}"
 
     def display(self, user: str | None = None, port: int | None = None) -> str:
         """The classic log form ``alias://user:None@host:port`` with resolved user and port;
@@ -104,6 +110,19 @@ class DSN:
 
     def __str__(self) -> str:
         return self.to_text()
+
+
+def _mode_option(hostpart: str) -> str | None:
+    """``mode`` from the query after the host (``?mode=shell``); the last one wins, as in URLs."""
+    query = hostpart.partition("?")[2].partition("#")[0]
+    mode: str | None = None
+    for pair in query.split("&"):
+        name, _, value = pair.partition("=")
+        if name == "mode":
+            if value not in MODES:
+                raise DSNError(f"invalid mode {value!r} in the DSN: use ?mode=exec or ?mode=shell")
+            mode = value
+    return mode
 
 
 def _split_host_port(hostpart: str) -> tuple[str, int | None]:

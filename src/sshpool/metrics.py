@@ -72,6 +72,12 @@ class Metrics:
         self.commands = Counter(
             "sshpool_commands", "Commands answered, by outcome", ["outcome"], registry=self.registry
         )
+        self.modes = Counter(
+            "sshpool_commands_by_mode",
+            "Commands that ran, by the way they ran: exec (a session each) or shell (a warm shell)",
+            ["mode"],
+            registry=self.registry,
+        )
         self.latency = Histogram(
             "sshpool_command_duration_seconds", "Remote command run time", buckets=_BUCKETS, registry=self.registry
         )
@@ -86,8 +92,9 @@ class Metrics:
         )
         self.registry.register(_PoolCollector(pool))
 
-    def observe(self, result: Result, elapsed: float) -> None:
+    def observe(self, result: Result, elapsed: float, mode: str) -> None:
         self.commands.labels(outcome(result)).inc()
+        self.modes.labels(mode).inc()
         self.latency.observe(result.duration)
         self.queue_wait.observe(max(0.0, elapsed - result.duration))
 

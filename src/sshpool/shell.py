@@ -40,7 +40,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def wants_shell(mode: str, input: bytes | None, pty: bool) -> bool:
+def wants_shell(mode: str, input: str | bytes | None, pty: bool) -> bool:
     """Commands with input or a pty always take the ``exec`` path: a warm shell gives ``/dev/null``."""
     return mode == "shell" and input is None and not pty
 
