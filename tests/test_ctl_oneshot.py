@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
@@ -236,3 +237,28 @@ def test_the_readme_shows_the_real_help() -> None:
     shown = block.splitlines()[1:]
     real = ctl(None, "-h").stdout.splitlines()
     assert shown and shown == real[: len(shown)]
+
+
+def test_put_and_get_stream_files_through_the_daemon(pool: Daemon, tmp_path: Path) -> None:
+    payload = bytes(range(256)) * 4096 + b"\xff\xfe not utf-8"
+    local = tmp_path / "payload.bin"
+    local.write_bytes(payload)
+    up = ctl(pool, "put", "web1", str(local), "ctl-payload.bin")
+    assert (up.returncode, up.stdout) == (0, f"{len(payload)} bytes\n"), up.stderr
+    assert ctl(pool, "run", "web1", "sha256sum", "ctl-payload.bin").stdout.split()[0] == sha256(payload).hexdigest()
+    back = tmp_path / "back.bin"
+    down = ctl(pool, "--json", "get", "web1", "ctl-payload.bin", str(back))
+    assert down.returncode == 0 and json.loads(down.stdout)["size"] == len(payload)
+    assert back.read_bytes() == payload
+    ctl(pool, "run", "web1", "rm", "-f", "ctl-payload.bin")
+
+
+def test_put_and_get_say_what_is_missing(pool: Daemon, tmp_path: Path) -> None:
+    nothing = ctl(pool, "put", "web1", str(tmp_path / "absent.txt"))
+    assert nothing.returncode == 255
+    assert f"cannot copy {tmp_path / 'absent.txt'} to web1:absent.txt: No such file or directory" in nothing.stderr
+    gone = ctl(pool, "get", "web1", "no/such/file.txt", str(tmp_path / "x"))
+    assert gone.returncode == 255 and "cannot copy web1:no/such/file.txt to" in gone.stderr
+    assert not (tmp_path / "x").exists()
+    unknown = ctl(pool, "get", "nosuch", "file.txt", str(tmp_path / "y"))
+    assert unknown.returncode == 255 and "unknown alias 'nosuch'" in unknown.stderr

@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from . import __version__
@@ -70,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub("run", "run a command on a channel, or on many: '*', 'web*' or web1,db1")
     run.add_argument("--timeout", type=_seconds, help="seconds the command may run (default: the daemon's)")
     run.add_argument("--stdin", action="store_true", help="send this process's stdin to the command")
+    run.add_argument(
+        "--mode",
+        choices=("exec", "shell"),
+        help="exec: a session per command; shell: a warm shell (default: the channel's)",
+    )
     run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command; everything after the alias")
 
@@ -85,6 +91,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     stop = sub("stop", "stop a channel")
     stop.add_argument("alias")
+
+    put = sub("put", "copy a local file to a channel's host (streamed; the remote path is relative to the login dir)")
+    put.add_argument("alias")
+    put.add_argument("local")
+    put.add_argument("remote", nargs="?", help="default: the local file's name")
+
+    get = sub("get", "copy a file from a channel's host to here")
+    get.add_argument("alias")
+    get.add_argument("remote")
+    get.add_argument("local", nargs="?", help="default: the remote file's name, in the current directory")
 
     hostkey = sub("hostkey", "show the host key a channel's host offers, or accept it")
     hostkey.add_argument("action", choices=("show", "accept"))
@@ -149,17 +165,21 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     stdin = sys.stdin.buffer.read() if args.stdin else None
     if is_fanout(args.alias):
         if args.json:
-            outcomes = await client.run_many(command, selection(args.alias), timeout=args.timeout, input=stdin)
+            outcomes = await client.run_many(
+                command, selection(args.alias), timeout=args.timeout, input=stdin, mode=args.mode
+            )
             _emit_json({a: _outcome_doc(o) for a, o in ordered(outcomes).items()})
         else:
             sink = Sink(progress=sys.stderr.isatty())
-            outcomes = await run_fanout(client, args.alias, command, sink, timeout=args.timeout, input=stdin)
+            outcomes = await run_fanout(
+                client, args.alias, command, sink, timeout=args.timeout, input=stdin, mode=args.mode
+            )
         return fanout_status(outcomes)
     if args.json:
-        result = await client.run(args.alias, command, timeout=args.timeout, input=stdin)
+        result = await client.run(args.alias, command, timeout=args.timeout, input=stdin, mode=args.mode)
         _emit_json(_result_doc(result))
     else:
-        result = await run_one(client, args.alias, command, Sink(), timeout=args.timeout, input=stdin)
+        result = await run_one(client, args.alias, command, Sink(), timeout=args.timeout, input=stdin, mode=args.mode)
         if result.error is not None or result.signal:
             _say(result_note(result) or result.describe())
     return exit_status(result)
@@ -236,12 +256,49 @@ async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> i
     return 0
 
 
+async def verb_put(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    remote = args.remote or Path(args.local).name
+    return await _transfer(client, args, "put", Path(args.local), remote)
+
+
+async def verb_get(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    local = Path(args.local or PurePosixPath(args.remote).name)
+    return await _transfer(client, args, "get", local, args.remote)
+
+
+async def _transfer(client: AsyncDaemonClient, args: argparse.Namespace, way: str, local: Path, remote: str) -> int:
+    """Files stream through ``/channels/<alias>/files``, as ``sshpool.connect(alias, daemon=True)``
+    moves them (imported here: the rest of sshpoolctl needs no SSH code)."""
+    from .remote import DaemonRunner
+
+    runner = DaemonRunner(args.alias, url=client.url, token=client.token or "")
+    try:
+        size = await (runner.put_file(local, remote) if way == "put" else runner.get_file(remote, local))
+    except OSError as exc:
+        source, target = (
+            (str(local), f"{args.alias}:{remote}") if way == "put" else (f"{args.alias}:{remote}", str(local))
+        )
+        _say(f"cannot copy {source} to {target}: {exc.strerror or exc}")
+        if args.json:
+            _emit_json({"error": "file_error", "exception": str(exc), "alias": args.alias})
+        return EXIT_ERROR
+    finally:
+        await runner.aclose()
+    if args.json:
+        _emit_json({"alias": args.alias, "local": str(local), "remote": remote, "size": size})
+    else:
+        print(f"{size} bytes")
+    return 0
+
+
 VERBS: dict[str, Verb] = {
     "run": verb_run,
     "status": verb_status,
     "start": verb_start,
     "stop": verb_stop,
     "hostkey": verb_hostkey,
+    "put": verb_put,
+    "get": verb_get,
 }
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["SHELLS", "completion_script"]
 
-SUBCOMMANDS = ("run", "status", "start", "stop", "hostkey")
+SUBCOMMANDS = ("run", "status", "start", "stop", "hostkey", "put", "get")
 OPTIONS = ("-h", "--help", "--host", "--port", "--json", "--version", "--print-completion")
 
 _BASH = r"""# bash completion for sshpoolctl: eval "$(sshpoolctl --print-completion bash)"
@@ -19,13 +19,14 @@ _sshpoolctl() {
     local i sub="" nargs=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            --host|--port|--timeout|--wait|--interval|--count|--print-completion) ((i++)) ;;
+            --host|--port|--timeout|--wait|--interval|--count|--mode|--print-completion) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${COMP_WORDS[i]}"; else ((nargs++)); fi ;;
         esac
     done
     case "$prev" in
         --print-completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
+        --mode) COMPREPLY=($(compgen -W "exec shell" -- "$cur")); return ;;
         --host|--port|--timeout|--wait|--interval|--count) return ;;
     esac
     if [[ -z "$sub" ]]; then
@@ -35,7 +36,7 @@ _sshpoolctl() {
     case "$sub" in
         run|stop|status)
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W "--json --timeout --watch --interval --count --stdin" -- "$cur"))
+                COMPREPLY=($(compgen -W "--json --timeout --watch --interval --count --stdin --mode" -- "$cur"))
             elif ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
             fi ;;
@@ -44,6 +45,12 @@ _sshpoolctl() {
                 COMPREPLY=($(compgen -W "show accept" -- "$cur"))
             elif ((nargs == 1)); then
                 COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
+            fi ;;
+        put|get)
+            if ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
+            elif [[ "$sub" == put && nargs -eq 1 ]] || [[ "$sub" == get && nargs -eq 2 ]]; then
+                COMPREPLY=($(compgen -f -- "$cur"))
             fi ;;
         start) COMPREPLY=($(compgen -W "--json --wait" -- "$cur")) ;;
     esac
@@ -61,11 +68,13 @@ _sshpoolctl() {
         'start:add a channel from a DSN'
         'stop:stop a channel'
         'hostkey:show or accept a channel host key'
+        'put:copy a local file to a channel host'
+        'get:copy a file from a channel host'
     )
     local sub="" nargs=0 i
     for ((i = 2; i < CURRENT; i++)); do
         case "${words[i]}" in
-            --host|--port|--timeout|--wait|--interval|--count|--print-completion) ((i++)) ;;
+            --host|--port|--timeout|--wait|--interval|--count|--mode|--print-completion) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${words[i]}"; else ((nargs++)); fi ;;
         esac
@@ -81,6 +90,10 @@ _sshpoolctl() {
     aliases=(${(f)"$(sshpoolctl --complete-aliases 2>/dev/null)"})
     case "$sub" in
         run|stop|status) ((nargs == 0)) && compadd -- $aliases ;;
+        put|get)
+            if ((nargs == 0)); then compadd -- $aliases
+            else _files
+            fi ;;
         hostkey)
             if ((nargs == 0)); then compadd show accept
             elif ((nargs == 1)); then compadd -- $aliases
