@@ -22,7 +22,7 @@ import signal
 import socket
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -452,6 +452,16 @@ def check_bind(args: argparse.Namespace) -> str | None:
     )
 
 
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop where it is installed (everywhere but Windows): with uvicorn's httptools parser it
+    takes about a millisecond of CPU off every request, which is most of what the REST path costs."""
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -491,7 +501,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot start: %s", exc)
         return 1
     try:
-        return asyncio.run(daemon.run())
+        with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+            return runner.run(daemon.run())
     except OSError as exc:
         log.error("cannot listen: %s", exc)
         return 1
