@@ -28,7 +28,7 @@ chaos: setup
 	$(AS_ROOT) $(BIN)/pytest -m chaos --durations=25 $(PYTEST_ARGS)
 
 bench: setup
-	$(AS_ROOT) $(BIN)/python -m bench $(BENCH_ARGS)
+	$(AS_ROOT) bench/.venv/bin/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) bench/.venv build dist src/*.egg-info .mypy_cache .ruff_cache

@@ -5,6 +5,6 @@
 ControlMaster, asyncssh, paramiko, Fabric and parallel-ssh — round by round, so that machine noise
 lands on every contender alike. Each contender lives in its own worker process (``bench.worker``):
 parallel-ssh brings gevent, paramiko brings threads, and none of them may share a loop or a CPU
-count with another. The results go to ``bench/results.md``, ``bench/results.json`` and
-``bench/results.png``, with each target marked PASS or MISS.
+count with another. The results go to ``bench/results/latest.md``, ``latest.json`` and
+``latest.png``, with each target marked PASS or MISS.
 """

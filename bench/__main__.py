@@ -30,7 +30,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     size.add_argument("--quick", action="store_true", help="a ~1 minute smoke run with fewer samples")
     size.add_argument("--smoke", action="store_true", help="the smallest run (a few seconds; what the tests use)")
     p.add_argument("--only", default="", help="comma-separated scenarios: " + ", ".join(SCENARIOS))
-    p.add_argument("--out", type=Path, default=HERE, help="where results.md/.json/.png go (default: bench/)")
+    p.add_argument(
+        "--out", type=Path, default=HERE / "results", help="where latest.md/.json/.png go (default: bench/results/)"
+    )
     p.add_argument("--no-plot", action="store_true", help="skip the PNG")
     p.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     return p.parse_args(argv)
@@ -83,17 +85,17 @@ def main(argv: list[str] | None = None) -> int:
 
     text = render(summary, checks, data["meta"])
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.md").write_text(text)
+    (args.out / "latest.md").write_text(text)
     raw = {"meta": data["meta"], "summary": summary, "targets": [c.as_dict() for c in checks], "samples": data}
-    (args.out / "results.json").write_text(json.dumps(_clean(raw), indent=1) + "\n")
+    (args.out / "latest.json").write_text(json.dumps(_clean(raw), indent=1) + "\n")
     if not args.no_plot:
         from .plot import draw
 
         title = f"sshpool vs peers ({plan.name} run, {data['meta']['started']})"
-        draw(summary, args.out / "results.png", title, plan.callers)
+        draw(summary, args.out / "latest.png", title, plan.callers)
     print()
     print(text)
-    print(f"written: {args.out / 'results.md'}, results.json" + ("" if args.no_plot else ", results.png"))
+    print(f"written: {args.out / 'latest.md'}, latest.json" + ("" if args.no_plot else ", latest.png"))
     missed = any(c.status == "MISS" for c in checks)
     if data["meta"]["failed"]:
         return 1

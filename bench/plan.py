@@ -13,6 +13,7 @@ LATENCY = (
     "sshpool-sync",
     "sshpool-fast",
     "sshpoold-rest",
+    "sshpoold-rest-fast",
     "sshpoolctl",
     "asyncssh",
     "paramiko",
@@ -26,19 +27,20 @@ LATENCY = (
 )
 SPAWNING = frozenset({"ssh", "sshpoolctl"})  # a process per command: fewer samples
 FIRST = ("sshpool-lib", "sshpool-fast", "asyncssh")
-THROUGHPUT = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "asyncssh", "paramiko-nodelay")
+THROUGHPUT = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "paramiko-nodelay")
 FANOUT = ("sshpoold-rest", "asyncssh", "pssh-nodelay", "fabric-nodelay")
 OUTPUT = (
     "sshpool-lib",
     "sshpool-fast",
     "sshpoold-rest",
+    "sshpoold-rest-fast",
     "asyncssh",
     "paramiko-nodelay",
     "pssh-nodelay",
     "ssh-controlmaster",
 )
 FOOTPRINT = ("sshpoold-rest", "asyncssh", "paramiko-nodelay")
-RECOVERY = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "asyncssh", "paramiko-nodelay")
+RECOVERY = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "paramiko-nodelay")
 
 
 @dataclass(frozen=True)
@@ -101,5 +103,7 @@ SMOKE = Plan(
     output_sizes=(64 * 1024,),
     output_rounds=1,
     recovery_rounds=1,
-    only=frozenset({"sshpool-lib", "sshpoold-rest", "asyncssh", "ssh-controlmaster"}),
+    only=frozenset(
+        {"sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "ssh-controlmaster"}
+    ),
 )

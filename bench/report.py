@@ -15,6 +15,7 @@ LABELS = {
     "sshpool-sync": "sshpool `connect().run` (sync)",
     "sshpool-fast": "sshpool library, warm-shell mode",
     "sshpoold-rest": "sshpoold REST (keep-alive client)",
+    "sshpoold-rest-fast": "sshpoold REST, warm-shell mode",
     "sshpoolctl": "`sshpoolctl run` (one-shot process)",
     "asyncssh": "asyncssh raw `conn.run`",
     "paramiko": "paramiko `exec_command`",

@@ -23,7 +23,7 @@ from .testbed import Testbed
 from .workers import Worker, WorkerError
 
 Say = Callable[[str], None]
-NEEDS_MODULE = {"sshpool-fast": "sshpool.shell", "sshpoolctl": "sshpool.ctl"}
+NEEDS_MODULE = {"sshpool-fast": "sshpool.shell", "sshpoold-rest-fast": "sshpool.shell", "sshpoolctl": "sshpool.ctl"}
 
 
 def available(name: str) -> str | None:
@@ -31,7 +31,7 @@ def available(name: str) -> str | None:
     module = NEEDS_MODULE.get(name)
     if module is not None and importlib.util.find_spec(module) is None:
         return f"{module} is not part of this sshpool yet"
-    if name == "sshpool-fast":
+    if name in ("sshpool-fast", "sshpoold-rest-fast"):
         from sshpool.defaults import Settings
 
         if "mode" not in Settings.names():

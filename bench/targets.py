@@ -31,7 +31,7 @@ class Check:
 
     def line(self) -> str:
         op = "<=" if self.at_most else ">="
-        digits = 3 if self.unit == "x" else 0  # enough to show which side of the limit a value is
+        digits = {"x": 3, " ms": 2}.get(self.unit, 0)  # enough to show which side of the limit a value is
         shown = "not measured" if math.isnan(self.value) else f"{self.value:.{digits}f}{self.unit}"
         note = f" ({self.note})" if self.note else ""
         return f"{self.status:4}  {self.name}: {shown} (target {op} {self.limit:g}{self.unit}){note}"
@@ -66,6 +66,8 @@ def check(s: dict[str, Any]) -> list[Check]:
         Check("latency: library / asyncssh raw", ratio(lib, raw), 1.0, True),
         Check("latency: REST / asyncssh raw", ratio(rest, raw), 1.3, True),
         Check("latency: REST / ControlMaster", ratio(rest, cm), 0.5, True),
+        Check("latency: library warm-shell mode, median", _get(lat, "sshpool-fast", "median_ms"), 1.0, True, " ms"),
+        Check("latency: REST warm-shell mode, median", _get(lat, "sshpoold-rest-fast", "median_ms"), 1.5, True, " ms"),
         Check(
             "first command after a (re)connect / warm (library)",
             ratio(_get(s["first"], "sshpool-lib", "median_ms"), lib),
@@ -94,6 +96,15 @@ def check(s: dict[str, Any]) -> list[Check]:
                     note="sshpoold's CPU plus the HTTP client's" if who == "sshpoold-rest" else "",
                 )
             )
+    one = s["throughput"].get("1", {})
+    checks.append(
+        Check(
+            "throughput on 1 channel: library warm-shell mode / exec mode",
+            ratio(_get(one, "sshpool-fast", "cmd_s"), _get(one, "sshpool-lib", "cmd_s")),
+            4.0,
+            False,
+        )
+    )
     for size in sorted(s["fanout"], key=int):
         if int(size) >= 200:
             per = s["fanout"][size]

@@ -35,5 +35,10 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean,bench]'
-echo "setup: ready (.venv with sshpool and its test tools; sshd at $(command -v sshd || echo /usr/sbin/sshd))"
+.venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean]'
+# The bench's peers (paramiko, Fabric, parallel-ssh) and matplotlib get a virtualenv of their own.
+if [ ! -x bench/.venv/bin/python ]; then
+    "$PY" -m venv bench/.venv
+fi
+bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
+echo "setup: ready (.venv with sshpool and its test tools, bench/.venv with the bench's peers; sshd at $(command -v sshd || echo /usr/sbin/sshd))"

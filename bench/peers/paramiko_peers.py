@@ -11,8 +11,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import fabric  # type: ignore[import-untyped]
-import paramiko  # type: ignore[import-untyped]
+import fabric
+import paramiko
 
 from ..config import Target
 from ..procs import cut_connections

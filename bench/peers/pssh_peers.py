@@ -8,7 +8,7 @@ import socket
 import time
 from typing import Any
 
-from pssh.clients import ParallelSSHClient, SSHClient  # type: ignore[import-untyped]
+from pssh.clients import ParallelSSHClient, SSHClient
 
 from ..config import Target
 from .common import ECHO, output_command, timed_loop

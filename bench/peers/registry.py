@@ -14,6 +14,7 @@ MODULES = {
     "sshpool-sync": "sshpool_lib",
     "sshpool-fast": "sshpool_fast",
     "sshpoold-rest": "sshpool_rest",
+    "sshpoold-rest-fast": "sshpool_rest",
     "sshpoolctl": "sshpool_rest",
     "ssh": "openssh",
     "ssh-controlmaster": "openssh",

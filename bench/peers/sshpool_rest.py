@@ -26,6 +26,9 @@ from .rest_client import AsyncClient, Client
 
 class SshpooldRest:
     name = "sshpoold-rest"
+    #: Fields every command request carries, and the prefix of this contender's channels.
+    fields: dict[str, Any] = {}
+    prefix = ""
 
     def __init__(self, target: Target) -> None:
         self.t = target
@@ -41,7 +44,7 @@ class SshpooldRest:
         return [self.t.daemon_pid]
 
     def _start(self, alias: str) -> None:
-        r = self.http.post("/channels", content=self.t.dsn(alias))
+        r = self.http.post("/channels", content=self.t.dsn(self.prefix + alias))
         if r.status_code != 200:
             raise RuntimeError(f"POST /channels {alias}: {r.status_code} {r.text[:300]}")
 
@@ -53,7 +56,7 @@ class SshpooldRest:
         self.http.close()
 
     def _run(self, alias: str, command: str) -> tuple[bytes, int | None]:
-        status, body = self.api.post_json(f"/channels/{alias}", {"command": command})
+        status, body = self.api.post_json(f"/channels/{self.prefix}{alias}", {"command": command, **self.fields})
         if status != 200:
             raise RuntimeError(f"{status} {str(body)[:200]}")
         return body["stdout"].encode(), body.get("exit_code")
@@ -64,7 +67,7 @@ class SshpooldRest:
     def throughput(self, callers: int, channels: int, total: int) -> dict[str, Any]:
         aliases = [f"tp{channels}x{i}" for i in range(channels)]
         for alias in aliases:
-            if self.http.get(f"/channels/{alias}").status_code != 200:
+            if self.http.get(f"/channels/{self.prefix}{alias}").status_code != 200:
                 self._start(alias)
 
         async def go() -> dict[str, Any]:
@@ -79,7 +82,9 @@ class SshpooldRest:
                 while left[0] > 0:
                     left[0] -= 1
                     try:
-                        status, body = await client.post_json(f"/channels/{alias}", {"command": ECHO})
+                        status, body = await client.post_json(
+                            f"/channels/{self.prefix}{alias}", {"command": ECHO, **self.fields}
+                        )
                     except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
                         tally.fail(exc)
                         continue
@@ -190,4 +195,12 @@ class SshpoolctlOneShot:
         return timed_loop(n, self._one).as_dict()
 
 
-PEERS = {"sshpoold-rest": SshpooldRest, "sshpoolctl": SshpoolctlOneShot}
+class SshpooldRestFast(SshpooldRest):
+    """The same daemon and client, each command asking for a warm shell (``"mode": "shell"``)."""
+
+    name = "sshpoold-rest-fast"
+    fields = {"mode": "shell"}
+    prefix = "s-"
+
+
+PEERS = {"sshpoold-rest": SshpooldRest, "sshpoold-rest-fast": SshpooldRestFast, "sshpoolctl": SshpoolctlOneShot}
