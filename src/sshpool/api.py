@@ -36,6 +36,7 @@ from .asgi import (
     OutputLines,
     error_answer,
     host_name,
+    json_answer,
     problem,
     until_disconnect,
     wants_json,
@@ -360,7 +361,7 @@ class _Handlers:
             log.info("client went away during request %s on %s: command cancelled", rid, channel.alias)
             self._audit(request, "run", alias=channel.alias, command=spec.command, error="client_disconnected")
             return Response(status_code=499)
-        return JSONResponse(result.to_dict(raw=spec.raw))
+        return await json_answer(result.to_dict(raw=spec.raw), output_bytes=_output_bytes(result))
 
     async def _run_one(
         self,
@@ -473,7 +474,10 @@ class _Handlers:
             results = await until_disconnect(request.receive, everyone())
         except Disconnected:
             return Response(status_code=499)
-        return JSONResponse({a: r.to_dict(raw=spec.raw) for a, r in zip(aliases, results, strict=True)})
+        return await json_answer(
+            {a: r.to_dict(raw=spec.raw) for a, r in zip(aliases, results, strict=True)},
+            output_bytes=sum(map(_output_bytes, results)),
+        )
 
     def _select(self, channels: Any) -> list[str]:
         if isinstance(channels, str):
@@ -564,3 +568,7 @@ def _etc_hosts() -> dict[str, list[ipaddress.IPv4Address | ipaddress.IPv6Address
                 for name in parts[1:]:
                     table.setdefault(name.lower(), []).append(addr)
     return table
+
+
+def _output_bytes(result: Result) -> int:
+    return len(result.stdout) + len(result.stderr)

@@ -25,6 +25,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic_core import to_json
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .defaults import Settings
@@ -43,6 +45,7 @@ __all__ = [
     "OutputLines",
     "error_answer",
     "host_name",
+    "json_answer",
     "problem",
     "until_disconnect",
     "wants_json",
@@ -52,6 +55,8 @@ log = logging.getLogger("sshpool")
 
 T = TypeVar("T")
 PLAIN_BODIES = {200: "OK", 400: "BAD REQUEST", 404: "NOT FOUND"}
+#: Above this much output a result is encoded off the event loop.
+_ENCODE_IN_THREAD = 1 << 20
 #: No token: health probes carry none, and /docs and its assets hold no data (the page asks for the
 #: token before it loads /openapi.json).
 OPEN_PATHS = ("/healthz", "/readyz", "/docs")
@@ -89,6 +94,17 @@ def wants_json(headers: Iterable[tuple[bytes, bytes]]) -> bool:
             if types & {"application/json", "application/problem+json"}:
                 return True
     return False
+
+
+async def json_answer(content: Any, *, output_bytes: int = 0) -> Response:
+    """The compact JSON that JSONResponse writes, encoded by pydantic-core (FastAPI's own encoder,
+    ~3x json.dumps on big strings). A result with megabytes of output is encoded in a worker
+    thread, so other requests never wait for it: 100 MB took the event loop 0.5 s with json.dumps."""
+    if output_bytes > _ENCODE_IN_THREAD:
+        body = await run_in_threadpool(to_json, content)
+    else:
+        body = to_json(content)
+    return Response(body, media_type="application/json")
 
 
 def problem(status: int, code: str, detail: str, *, json_body: bool, alias: str | None = None) -> Response:
