@@ -28,7 +28,7 @@ __all__ = ["NotStarted", "OutputBudget", "OutputCallback", "execute"]
 log = logging.getLogger("sshpool")
 
 OutputCallback = Callable[[str, bytes], None]
-_CHUNK = 65536
+_CHUNK = 1 << 20
 _OPEN_RETRIES = 5
 
 
@@ -56,13 +56,14 @@ class OutputBudget:
 class _Sink:
     limit: int
     budget: OutputBudget | None
-    kept: bytearray = field(default_factory=bytearray)
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
     total: int = 0
     truncated: bool = False
 
     def add(self, data: bytes) -> None:
         self.total += len(data)
-        room = self.limit - len(self.kept)
+        room = self.limit - self.size
         if room <= 0:
             self.truncated = True
             return
@@ -72,7 +73,13 @@ class _Sink:
             piece = piece[:granted]
         if len(piece) < len(data):
             self.truncated = True
-        self.kept += piece
+        if piece:
+            self.chunks.append(piece)
+            self.size += len(piece)
+
+    def data(self) -> bytes:
+        """What was kept, joined once (a growing bytearray copies 100 MB several times over)."""
+        return b"".join(self.chunks)
 
 
 async def _drain(reader: asyncssh.SSHReader[bytes], sink: _Sink, name: str, cb: OutputCallback | None) -> None:
@@ -193,8 +200,8 @@ async def execute(
     if timed_out:
         limit = f"{duration:.1f} s"
         return Result.from_bytes(
-            bytes(out.kept),
-            bytes(err.kept),
+            out.data(),
+            err.data(),
             timed_out=True,
             error="timeout",
             exception=f"command timed out after {limit} on {host}; it was stopped (TERM, then KILL)",
@@ -205,8 +212,8 @@ async def execute(
     if signal is not None:
         name = signal[0]
         return Result.from_bytes(
-            bytes(out.kept),
-            bytes(err.kept),
+            out.data(),
+            err.data(),
             signal=name,
             error="signal",
             exception=f"command killed by signal {name} on {host}",
@@ -215,13 +222,13 @@ async def execute(
     if status is None or lost is not None or (status == -1 and conn.is_closed()):
         why = f" ({lost})" if lost else ""
         return Result.from_bytes(
-            bytes(out.kept),
-            bytes(err.kept),
+            out.data(),
+            err.data(),
             error="link_lost",
             exception=f"link to {host} lost during the command{why}; it may still be running on {host}; not retried",
             **fields,
         )
-    return Result.from_bytes(bytes(out.kept), bytes(err.kept), exit_code=status, **fields)
+    return Result.from_bytes(out.data(), err.data(), exit_code=status, **fields)
 
 
 async def _feed(proc: asyncssh.SSHClientProcess[bytes], data: bytes) -> None:
@@ -236,4 +243,4 @@ async def _feed(proc: asyncssh.SSHClientProcess[bytes], data: bytes) -> None:
 def _release(budget: OutputBudget | None, *sinks: _Sink) -> None:
     if budget is not None:
         for s in sinks:
-            budget.give(len(s.kept))
+            budget.give(s.size)

@@ -418,7 +418,7 @@ def _result(
         alias=alias,
         command=command,
     )
-    so, se = bytes(out.kept), bytes(err.kept)
+    so, se = out.data(), err.data()
     if timed_out or job is None:
         return Result.from_bytes(
             so,
