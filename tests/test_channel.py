@@ -153,6 +153,22 @@ async def test_two_hundred_concurrent_commands_with_max_sessions_two(
         assert [r.stdout for r in results] == [f"{i}\n" for i in range(200)]
 
 
+async def test_extra_connections_of_a_burst_close_once_it_is_long_over(
+    tmp_path: Path, ssh_home: Any, sshd: Any, test_user: Any
+) -> None:
+    async with Pool(state_dir=tmp_path, max_sessions=2, max_connections=3, idle_connection_timeout=0.5) as p:
+        assert (await p.start(dsn("burst", sshd, test_user))).state == "up"
+        channel = p.get("burst")
+        results = await asyncio.wait_for(asyncio.gather(*(p.run("burst", "sleep 0.3") for _ in range(12))), 30)
+        assert all(r.exit_code == 0 for r in results)
+        assert channel.info().connections == 3  # the burst opened the extras
+        deadline = time.monotonic() + 5
+        while channel.info().connections > 1 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert channel.info().connections == 1
+        assert channel.info().state == "up" and (await p.run("burst", "echo still")).stdout == "still\n"
+
+
 async def test_three_hundred_channels_start_at_once(tmp_path: Path, ssh_home: Any, sshd: Any, test_user: Any) -> None:
     async with Pool(state_dir=tmp_path) as p:
         infos = await asyncio.wait_for(p.start_many([dsn(f"c{i}", sshd, test_user) for i in range(300)], wait=60), 90)

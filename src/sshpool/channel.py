@@ -89,12 +89,14 @@ class ChannelInfo:
 
 
 class _Link:
-    __slots__ = ("active", "conn", "primary", "watcher")
+    __slots__ = ("active", "conn", "idle_since", "primary", "reaper", "watcher")
 
     def __init__(self, conn: asyncssh.SSHClientConnection, primary: bool) -> None:
         self.conn = conn
         self.primary = primary
         self.active = 0
+        self.idle_since = time.monotonic()
+        self.reaper: asyncio.TimerHandle | None = None
         self.watcher: asyncio.Task[None] | None = None
 
 
@@ -453,6 +455,28 @@ class Channel:
     def _release(self, link: _Link) -> None:
         link.active -= 1
         self._grant()
+        if link.active == 0 and not link.primary:
+            link.idle_since = time.monotonic()
+            if link.reaper is None:
+                self._check_idle_later(link, self.settings.idle_connection_timeout)
+
+    def _check_idle_later(self, link: _Link, delay: float) -> None:
+        link.reaper = asyncio.get_running_loop().call_later(delay, self._close_if_idle, link)
+
+    def _close_if_idle(self, link: _Link) -> None:
+        """An extra connection opened for a burst is closed once the burst is long over, so an idle
+        channel holds one connection (and one sshd process) again; a later burst opens new ones.
+        One timer per link: it re-arms itself while the link keeps getting work."""
+        link.reaper = None
+        if link.active or link.primary or link not in self._links:
+            return  # the next release arms a new timer
+        idle = time.monotonic() - link.idle_since
+        if idle < self.settings.idle_connection_timeout:
+            self._check_idle_later(link, self.settings.idle_connection_timeout - idle)
+            return
+        self._links.remove(link)
+        log.debug("closing an extra connection of %s, idle for %.0f s", self.alias, idle)
+        link.conn.close()
 
     async def run(
         self,

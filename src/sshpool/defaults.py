@@ -58,6 +58,7 @@ class Settings:
     backoff_max: float = 30.0
     max_sessions: int = 8
     max_connections: int = 4
+    idle_connection_timeout: float = 60.0
     max_handshakes: int = 4
     max_handshakes_total: int = 32
     output_limit: int = 64 * MiB
@@ -99,6 +100,8 @@ HELP: Final[dict[str, str]] = {
     "backoff_max": "largest reconnect delay in seconds (default: 30)",
     "max_sessions": "concurrent commands per SSH connection (default: 8)",
     "max_connections": "SSH connections per channel when commands queue (default: 4)",
+    "idle_connection_timeout": "seconds an extra connection of a channel (beyond the first) is kept with nothing "
+    "to run (default: 60)",
     "max_handshakes": "SSH handshakes in flight per host (default: 4)",
     "max_handshakes_total": "SSH handshakes in flight overall (default: 32)",
     "output_limit": "bytes of output kept per stream; the rest is counted, not kept (default: 64 MiB)",
