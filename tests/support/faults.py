@@ -103,6 +103,9 @@ class FaultProxy:
             self._pairs.discard(pair)
             _rst(writer)
             return
+        if pair not in self._pairs:  # cut (reset_all, close) while the upstream connect was under way
+            _rst(up_writer)
+            return
         pair.upstream = up_writer
         pair.upstream_port = int(up_writer.get_extra_info("sockname")[1])
         pair.tasks = [
