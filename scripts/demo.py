@@ -34,9 +34,12 @@ def say(text: str) -> None:
 
 def shown(argv: list[str], *, secret: str = "", **kwargs: object) -> subprocess.CompletedProcess[str]:
     """Run a command and show it the way a user would type it (the token as ``$SSHPOOL_TOKEN``)."""
-    line = " ".join(shlex.quote(a) for a in argv)
-    if secret:
-        line = line.replace(secret, "$SSHPOOL_TOKEN")
+    words = [shlex.quote(a) for a in argv]
+    if secret:  # double quotes, so that the shown line works when pasted
+        words = [
+            f'"{a.replace(secret, "$SSHPOOL_TOKEN")}"' if secret in a else w for a, w in zip(argv, words, strict=True)
+        ]
+    line = " ".join(words)
     print(f"$ {line}", flush=True)
     r = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, **kwargs)  # type: ignore[call-overload]
     out = (r.stdout + r.stderr).rstrip()
