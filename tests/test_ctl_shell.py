@@ -243,7 +243,9 @@ def test_errors_say_what_is_wrong_and_what_to_do(pool: Daemon, tmp_path: Path, t
 def test_a_daemon_that_is_not_running_is_named_with_the_fix(tmp_path: Path) -> None:
     port = free_port()
     child = spawn(ctl_env(None, tmp_path, SSHPOOL_URL=f"http://127.0.0.1:{port}", SSHPOOL_TOKEN="t"))
-    assert say(child, "status") == [f"error: the daemon is not running on 127.0.0.1:{port} — start it with `sshpoold`"]
+    fix = f"error: the daemon is not running on 127.0.0.1:{port} — start it with `sshpoold`"
+    assert child.before.replace("\r\n", "\n").strip() == fix  # said at once, under the intro
+    assert say(child, "status") == [fix]
     child.sendline("quit")
     child.expect(pexpect.EOF)
     child.close()

@@ -99,6 +99,10 @@ class Shell(cmd.Cmd):
     def preloop(self) -> None:
         if not self.interactive:
             return
+        try:  # say at once when the daemon is down or the token wrong, not at the first command
+            self.call(self.client.channels)
+        except SSHPoolError as exc:
+            self.intro = f"{INTRO}\nerror: {error_line(exc)}"
         try:
             import readline
         except ImportError:  # pragma: no cover - every supported platform has it
