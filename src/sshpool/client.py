@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import errno
 import json
 import os
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit
 
+import anyio
 import httpx
 
 from .defaults import default_state_dir
@@ -51,6 +53,15 @@ DEFAULT_URL = "http://127.0.0.1:8877"
 MARGIN = 10.0
 #: The daemon's default command timeout, used for the HTTP deadline when the caller gives none.
 COMMAND_TIMEOUT = 600.0
+#: File transfers have no overall deadline (a big file on a slow link takes what it takes).
+TRANSFER_TIMEOUT = httpx.Timeout(None, connect=10.0)
+_CHUNK = 256 * 1024
+#: The ``code`` of a file error, as the OSError a local file operation raises.
+FILE_ERRORS: dict[str, tuple[type[OSError], int]] = {
+    "file_not_found": (FileNotFoundError, errno.ENOENT),
+    "permission_denied": (PermissionError, errno.EACCES),
+    "file_error": (OSError, errno.EIO),
+}
 
 T = TypeVar("T")
 
@@ -212,10 +223,6 @@ class AsyncDaemonClient:
     def url(self) -> str:
         return f"unix:{self.endpoint.socket}" if self.endpoint.socket else self.endpoint.url
 
-    @property
-    def token(self) -> str | None:
-        return self._token
-
     # -- plumbing
 
     def _client(self) -> httpx.AsyncClient:
@@ -319,6 +326,67 @@ class AsyncDaemonClient:
         return f"/channels/{quote(alias, safe='')}{tail}"
 
     # -- channels
+
+    # -- files
+
+    async def put_file(self, alias: str, local: str | os.PathLike[str], remote: str) -> int:
+        """Stream ``local`` to ``remote`` on the channel's host (relative to the login directory);
+        answers the size written. File errors are the OSErrors a local copy raises."""
+        size = (await anyio.Path(local).stat()).st_size  # a missing local file: FileNotFoundError here
+
+        async def chunks() -> AsyncIterator[bytes]:
+            async with await anyio.open_file(local, "rb") as fh:
+                while piece := await fh.read(_CHUNK):
+                    yield piece
+
+        try:
+            resp = await self._client().put(
+                self._path(alias, "/files"),
+                params={"path": remote},
+                content=chunks(),
+                headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
+                timeout=TRANSFER_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise self._transport_error(exc, 0) from None
+        if resp.status_code >= 300:
+            raise self._file_error(resp, alias)
+        return int(resp.json()["size"])
+
+    async def get_file(self, alias: str, remote: str, local: str | os.PathLike[str]) -> int:
+        """Stream ``remote`` from the channel's host into ``local``; answers the bytes received.
+        A transfer that breaks off leaves no partial file behind."""
+        received = 0
+        try:
+            async with self._client().stream(
+                "GET", self._path(alias, "/files"), params={"path": remote}, timeout=TRANSFER_TIMEOUT
+            ) as resp:
+                if resp.status_code >= 300:
+                    await resp.aread()
+                    raise self._file_error(resp, alias)
+                expected = int(resp.headers.get("content-length", "-1"))
+                async with await anyio.open_file(local, "wb") as fh:
+                    async for piece in resp.aiter_bytes(_CHUNK):
+                        await fh.write(piece)
+                        received += len(piece)
+        except httpx.ConnectError as exc:
+            raise self._transport_error(exc, 0) from None
+        except httpx.HTTPError as exc:
+            await anyio.Path(local).unlink(missing_ok=True)
+            raise OSError(errno.EIO, f"cannot download {remote}: the transfer broke off ({exc})") from None
+        if expected >= 0 and received != expected:
+            await anyio.Path(local).unlink(missing_ok=True)
+            raise OSError(errno.EIO, f"cannot download {remote}: got {received} of {expected} bytes")
+        return received
+
+    def _file_error(self, resp: httpx.Response, alias: str) -> Exception:
+        code = ""
+        with contextlib.suppress(ValueError, AttributeError):
+            code = str(json.loads(resp.content).get("code") or "")
+        if code in FILE_ERRORS:
+            cls, number = FILE_ERRORS[code]
+            return cls(number, str(json.loads(resp.content).get("detail") or resp.reason_phrase))
+        return self._error(resp, alias)
 
     async def channels(self) -> dict[str, dict[str, Any]]:
         """Every channel's info, by alias."""

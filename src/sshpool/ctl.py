@@ -268,12 +268,12 @@ async def verb_get(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
 
 async def _transfer(client: AsyncDaemonClient, args: argparse.Namespace, way: str, local: Path, remote: str) -> int:
     """Files stream through ``/channels/<alias>/files``, as ``sshpool.connect(alias, daemon=True)``
-    moves them (imported here: the rest of sshpoolctl needs no SSH code)."""
-    from .remote import DaemonRunner
-
-    runner = DaemonRunner(args.alias, url=client.url, token=client.token or "")
+    moves them."""
     try:
-        size = await (runner.put_file(local, remote) if way == "put" else runner.get_file(remote, local))
+        if way == "put":
+            size = await client.put_file(args.alias, local, remote)
+        else:
+            size = await client.get_file(args.alias, remote, local)
     except OSError as exc:
         source, target = (
             (str(local), f"{args.alias}:{remote}") if way == "put" else (f"{args.alias}:{remote}", str(local))
@@ -282,8 +282,6 @@ async def _transfer(client: AsyncDaemonClient, args: argparse.Namespace, way: st
         if args.json:
             _emit_json({"error": "file_error", "exception": str(exc), "alias": args.alias})
         return EXIT_ERROR
-    finally:
-        await runner.aclose()
     if args.json:
         _emit_json({"alias": args.alias, "local": str(local), "remote": remote, "size": size})
     else:

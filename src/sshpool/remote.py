@@ -11,17 +11,15 @@ and file errors as the OSErrors a local file operation would raise.
 from __future__ import annotations
 
 import base64
-import errno
 import json
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import anyio
 import httpx
 
-from .client import find_daemon, find_token
+from .client import FILE_ERRORS, AsyncDaemonClient, find_daemon, find_token
 from .connection import AsyncConnection, OutputCallback, PasswordPrompt
 from .defaults import UNSET, Settings
 from .dsn import DSN
@@ -31,15 +29,9 @@ from .result import Result
 __all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
 
 _ACCEPT = "application/json, application/problem+json"
-_FILE_ERRORS: dict[str, tuple[type[OSError], int]] = {
-    "file_not_found": (FileNotFoundError, errno.ENOENT),
-    "permission_denied": (PermissionError, errno.EACCES),
-    "file_error": (OSError, errno.EIO),
-}
 #: A streamed command's last line carries one of these when the command ended abnormally; any
 #: other ``error`` there means it never started, which a direct connection raises.
 _ENDINGS = frozenset({"timeout", "link_lost", "channel_stopped", "signal"})
-_CHUNK = 256 * 1024
 
 
 def locate(
@@ -81,8 +73,8 @@ def _raise_for(response: httpx.Response, alias: str, body: bytes | None = None) 
         doc = {}
     code = str(doc.get("code") or response.headers.get("x-sshpool-error") or "error")
     detail = str(doc.get("detail") or raw.decode("utf-8", "replace").strip() or response.reason_phrase)
-    if code in _FILE_ERRORS:
-        cls, number = _FILE_ERRORS[code]
+    if code in FILE_ERRORS:
+        cls, number = FILE_ERRORS[code]
         raise cls(number, detail)
     raise error_from_code(code, detail, alias=doc.get("alias") or alias, fingerprint=doc.get("fingerprint"))
 
@@ -97,6 +89,7 @@ class DaemonRunner:
         self._token = token
         self.command_timeout = command_timeout
         self._client: httpx.AsyncClient | None = None
+        self._files: AsyncDaemonClient | None = None
 
     def __repr__(self) -> str:
         return f"<DaemonRunner {self.alias} at {self.url}>"
@@ -220,49 +213,25 @@ class DaemonRunner:
     # ------------------------------------------------------------------ files
 
     async def put_file(self, local: Path, remote: str) -> int:
-        size = (await anyio.Path(local).stat()).st_size  # a missing local file raises FileNotFoundError here
-
-        async def chunks() -> AsyncIterator[bytes]:
-            async with await anyio.open_file(local, "rb") as fh:
-                while piece := await fh.read(_CHUNK):
-                    yield piece
-
-        r = await self._send(
-            "PUT",
-            self._path("/files"),
-            params={"path": remote},
-            content=chunks(),
-            headers={"Content-Length": str(size), "Content-Type": "application/octet-stream"},
-            timeout=httpx.Timeout(None, connect=10.0),
-        )
-        _raise_for(r, self.alias)
-        return int(r.json()["size"])
+        return await self.files.put_file(self.alias, local, remote)
 
     async def get_file(self, remote: str, local: Path) -> int:
-        received = 0
-        try:
-            async with self.http.stream(
-                "GET", self._path("/files"), params={"path": remote}, timeout=httpx.Timeout(None, connect=10.0)
-            ) as r:
-                if not r.is_success:
-                    _raise_for(r, self.alias, await r.aread())
-                expected = int(r.headers.get("content-length", "-1"))
-                async with await anyio.open_file(local, "wb") as fh:
-                    async for piece in r.aiter_bytes(_CHUNK):
-                        await fh.write(piece)
-                        received += len(piece)
-        except httpx.TransportError as exc:
-            await anyio.Path(local).unlink(missing_ok=True)
-            raise OSError(errno.EIO, f"cannot download {remote}: the transfer broke off ({exc})") from None
-        if expected >= 0 and received != expected:
-            await anyio.Path(local).unlink(missing_ok=True)
-            raise OSError(errno.EIO, f"cannot download {remote}: got {received} of {expected} bytes")
-        return received
+        return await self.files.get_file(self.alias, remote, local)
+
+    @property
+    def files(self) -> AsyncDaemonClient:
+        """Transfers go through the daemon client (``sshpoolctl put``/``get`` use it too)."""
+        if self._files is None:
+            self._files = AsyncDaemonClient(self.url, self._token)
+        return self._files
 
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
+        if self._files is not None:
+            files, self._files = self._files, None
+            await files.aclose()
 
 
 async def open_daemon_connection(
