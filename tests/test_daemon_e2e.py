@@ -10,7 +10,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -189,6 +189,39 @@ def test_a_slow_command_never_delays_other_channels(daemon: Daemon, sshd: Any, t
     elapsed, codes, slow_duration = asyncio.run(scenario())
     print(f"50 requests on b while a sleeps: {elapsed:.3f} s")
     assert codes == [0] * 50 and elapsed < 1.5 and slow_duration >= 2.9
+
+
+def test_sigterm_lets_an_upload_in_flight_finish(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> None:
+    d = start_daemon(tmp_path, "--channel", dsn("a", sshd, test_user), "--drain-timeout", "5")
+    d.wait_state("a")
+    piece = os.urandom(64 * 1024)
+    name = f"drain-{os.getpid()}.bin"
+
+    async def slowly() -> AsyncIterator[bytes]:
+        for _ in range(16):  # 1 MiB over ~1.6 s
+            yield piece
+            await asyncio.sleep(0.1)
+
+    async def scenario() -> httpx.Response:
+        async with d.async_client() as c:
+            upload = asyncio.create_task(
+                c.put(
+                    "/channels/a/files", params={"path": name}, content=slowly(), headers={"Content-Length": "1048576"}
+                )
+            )
+            await asyncio.sleep(0.4)
+            os.kill(d.pid, signal.SIGTERM)
+            return await upload
+
+    answer = asyncio.run(scenario())
+    assert answer.status_code == 200 and answer.json()["size"] == 16 * len(piece), answer.text
+    assert d.proc.wait(15) == 0
+    probe = start_daemon(tmp_path / "probe", "--channel", dsn("p", sshd, test_user))
+    try:
+        probe.wait_state("p")
+        assert probe.run("p", f"wc -c < {name}; rm -f {name}")["stdout"] == "1048576\n"
+    finally:
+        probe.stop()
 
 
 def test_sigterm_drains_five_commands_and_leaves_nothing_behind(

@@ -14,7 +14,7 @@ import fnmatch
 import ipaddress
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
 from importlib import resources
 from typing import Any
@@ -227,6 +227,18 @@ class _Handlers:
             except OSError as exc:
                 log.error("audit log write failed: %s", exc)
 
+    @contextlib.contextmanager
+    def _draining_waits(self) -> Iterator[None]:
+        """Work a shutdown waits for (up to --drain-timeout) before it closes the channels."""
+        task = asyncio.current_task()
+        if task is not None:
+            self.state.in_flight.add(task)
+        try:
+            yield
+        finally:
+            if task is not None:
+                self.state.in_flight.discard(task)
+
     def _refuse_while_draining(self) -> None:
         if self.state.draining:
             self.metrics.refused("shutting_down")
@@ -322,10 +334,12 @@ class _Handlers:
     # -- files
 
     async def put_file(self, request: Request, alias: str) -> Response:
-        """Upload a file to the channel's host (the body, streamed; --file-limit)."""
+        """Upload a file to the channel's host (the body, streamed; --file-limit). A shutdown
+        waits for it as for a command (--drain-timeout)."""
         self._refuse_while_draining()
         channel = self.pool.get(alias)
-        answer, fields = await upload(channel, request, self.state.settings.file_limit, _client_key(request))
+        with self._draining_waits():
+            answer, fields = await upload(channel, request, self.state.settings.file_limit, _client_key(request))
         self._audit(request, "put", alias=channel.alias, **fields)
         return answer
 
@@ -374,36 +388,31 @@ class _Handlers:
         """Run and account for one command; a refusal comes back as a Result with ``error``
         when ``as_result`` callers (fan-out, streams) need one, else it raises."""
         started = time.monotonic()
-        task = asyncio.current_task()
-        if task is not None:
-            self.state.in_flight.add(task)
-        try:
-            mode = self.pool.get(alias).effective_mode(spec.mode, spec.input, spec.pty)
-            result = await self.pool.run(
-                alias,
-                spec.command,
-                input=spec.input,
-                timeout=UNSET if spec.timeout is None else spec.timeout,
-                env=spec.env,
-                pty=spec.pty,
-                on_output=on_output,
-                client=client,
-                mode=spec.mode,
-            )
-        except SSHPoolError as exc:
-            self.metrics.refused(exc.code)
-            self._audit(
-                request,
-                "run",
-                alias=alias,
-                command=spec.command,
-                error=exc.code,
-                duration=round(time.monotonic() - started, 6),
-            )
-            raise
-        finally:
-            if task is not None:
-                self.state.in_flight.discard(task)
+        with self._draining_waits():
+            try:
+                mode = self.pool.get(alias).effective_mode(spec.mode, spec.input, spec.pty)
+                result = await self.pool.run(
+                    alias,
+                    spec.command,
+                    input=spec.input,
+                    timeout=UNSET if spec.timeout is None else spec.timeout,
+                    env=spec.env,
+                    pty=spec.pty,
+                    on_output=on_output,
+                    client=client,
+                    mode=spec.mode,
+                )
+            except SSHPoolError as exc:
+                self.metrics.refused(exc.code)
+                self._audit(
+                    request,
+                    "run",
+                    alias=alias,
+                    command=spec.command,
+                    error=exc.code,
+                    duration=round(time.monotonic() - started, 6),
+                )
+                raise
         if result.error == "channel_stopped" and self.state.draining:
             result = replace(result, exception="sshpoold is shutting down: the command was signalled before it ended")
         self.metrics.observe(result, time.monotonic() - started, mode)
