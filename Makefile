@@ -6,10 +6,13 @@ BIN := $(VENV)/bin
 AS_ROOT := $(shell [ "$$(id -u)" -eq 0 ] || echo "sudo -n --preserve-env=PATH")
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test lint typecheck chaos bench clean
+.PHONY: setup setup-bench demo test lint typecheck chaos bench clean
 
 setup:
 	@sh scripts/setup.sh
+
+setup-bench:
+	@sh scripts/setup.sh --with-bench
 
 demo: setup
 	$(AS_ROOT) $(BIN)/python scripts/demo.py
@@ -21,13 +24,13 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy src bench
 
-test: lint typecheck
+test: setup-bench lint typecheck
 	$(AS_ROOT) $(BIN)/pytest -m "not chaos" --durations=25 $(PYTEST_ARGS)
 
 chaos: setup
 	$(AS_ROOT) $(BIN)/pytest -m chaos --durations=25 $(PYTEST_ARGS)
 
-bench: setup
+bench: setup-bench
 	$(AS_ROOT) bench/.venv/bin/python -m bench $(BENCH_ARGS)
 
 clean:

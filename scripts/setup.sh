@@ -36,9 +36,13 @@ if [ ! -x .venv/bin/python ]; then
 fi
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test,pandas,digitalocean]'
-# The bench's peers (paramiko, Fabric, parallel-ssh) and matplotlib get a virtualenv of their own.
-if [ ! -x bench/.venv/bin/python ]; then
-    "$PY" -m venv bench/.venv
+if [ "${1:-}" = "--with-bench" ]; then
+    # The bench's peers (paramiko, Fabric, parallel-ssh) and matplotlib get a virtualenv of their own
+    # (`make bench`, and `make test`, whose smoke run of the bench uses it).
+    if [ ! -x bench/.venv/bin/python ]; then
+        "$PY" -m venv bench/.venv
+    fi
+    bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
+    echo "setup: bench/.venv has the bench's peers"
 fi
-bench/.venv/bin/python -m pip install -q -e . -r bench/requirements.txt
-echo "setup: ready (.venv with sshpool and its test tools, bench/.venv with the bench's peers; sshd at $(command -v sshd || echo /usr/sbin/sshd))"
+echo "setup: ready (.venv with sshpool and its test tools; sshd at $(command -v sshd || echo /usr/sbin/sshd))"

@@ -15,6 +15,13 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 #: The bench runs in its own virtualenv (``make setup`` builds it from bench/requirements.txt).
 BENCH_PYTHON = str(REPO / "bench" / ".venv" / "bin" / "python")
+
+
+@pytest.fixture(autouse=True)
+def bench_venv() -> None:
+    assert Path(BENCH_PYTHON).exists(), "bench/.venv is missing: `make setup-bench` builds it (`make test` does)"
+
+
 PEER_MODULES = [
     "asyncssh_raw",
     "sshpool_lib",
