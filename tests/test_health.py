@@ -54,7 +54,7 @@ async def test_in_flight_command_gets_link_lost_at_once_and_channel_recovers(
     pool: Pool, sshd: Any, test_user: Any
 ) -> None:
     await up(pool, "r", sshd, test_user)
-    running = asyncio.create_task(pool.run("r", "echo before; sleep 20"))
+    running = asyncio.create_task(pool.run("r", "echo before; sleep 20.07"))
     await asyncio.sleep(0.5)
     cut = time.monotonic()
     for pid in serving_pids(sshd, pool, "r"):
@@ -76,7 +76,16 @@ async def test_in_flight_command_gets_link_lost_at_once_and_channel_recovers(
             await asyncio.sleep(0.05)
         assert time.monotonic() - t < 10
     recovery = time.monotonic() - cut
-    print(f"link_lost after {detected * 1000:.0f} ms; first success {recovery:.2f} s after the cut")
+    # The host kept the lost command running (no terminal, so no SIGHUP): the channel stops it.
+    probe = 'pgrep -u "$(id -u)" --runstates D,R,S,T -f "sleep 20[.]07" || true'
+    while (await pool.run("r", probe)).stdout.strip():
+        assert time.monotonic() - cut < 10, "the lost command is still running on the host"
+        await asyncio.sleep(0.05)
+    swept = time.monotonic() - cut
+    print(
+        f"link_lost after {detected * 1000:.0f} ms; first success {recovery:.2f} s after the cut; "
+        f"the lost command stopped {swept:.2f} s after the cut"
+    )
     assert pool.get("r").reconnects == 1
 
 

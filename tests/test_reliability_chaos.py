@@ -10,6 +10,7 @@ that ran outside a fault window succeeded. ``make chaos`` prints its headline li
 from __future__ import annotations
 
 import asyncio
+import math
 import random
 import signal
 import statistics
@@ -125,20 +126,29 @@ async def soak(d: Daemon, proxy: FaultProxy, sshd: Any, user: str, total: int) -
         settle = wait_until(idle, 10, step=0.2)
     except AssertionError:
         raise AssertionError(f"sessions still running after 10 s idle: {left}") from None
-    # A command whose link was cut "may still be running" (the error says so): those are the
-    # only remote processes allowed to outlive the soak. Timed-out and cancelled ones are stopped.
-    orphans = user_processes(user, "sleep 30[.]01")
+    # A command whose link was cut "may still be running" (the error says so) until its channel
+    # has reconnected and stopped it; timed-out and cancelled ones are stopped at once.
+    orphans: list[int] = []
+
+    def swept() -> bool:
+        orphans[:] = user_processes(user, "sleep 30[.]01")
+        return not orphans
+
     may_run = sum(n for k, n in outcomes.items() if "link_lost" in k)
+    try:
+        sweep = wait_until(swept, 10, step=0.2)
+    except AssertionError:
+        sweep = math.inf
     rss_end = rss_now_kib(d.pid)
     growth = (rss_end - rss_start) / rss_start * 100
     print(
         f"R20 soak: {total} commands in {took:.1f} s ({dict(outcomes)}); hangs {hangs}; "
-        f"server-side sessions 0 after {settle:.2f} s idle; orphans {len(orphans)} "
-        f"(link_lost answers that said 'may still be running': {may_run}); "
+        f"server-side sessions 0 after {settle:.2f} s idle; orphans {len(orphans)} after {sweep:.2f} s "
+        f"(link_lost answers: {may_run}, each stopped once its channel reconnected); "
         f"RSS {rss_start // 1024} -> {rss_end // 1024} MiB ({growth:+.1f} %)"
     )
     signal_pids(orphans, signal.SIGKILL)
-    assert hangs == 0 and len(orphans) <= may_run
+    assert hangs == 0 and orphans == []
     assert outcomes["ok"] >= kinds.count("ok") - kinds.count("cut") * 10  # cuts may take a few neighbours
     assert rss_end - rss_start < 100 * 1024
 

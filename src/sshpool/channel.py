@@ -13,12 +13,14 @@ import contextlib
 import logging
 import random
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import asyncssh
 
+from .commands import kill_marked
 from .defaults import UNSET, Settings
 from .dsn import DSN
 from .errors import (
@@ -39,6 +41,8 @@ __all__ = ["Channel", "ChannelInfo"]
 log = logging.getLogger("sshpool")
 
 STATES = ("connecting", "up", "reconnecting", "stopped", "failed")
+#: Lost commands remembered for the sweep after a reconnect (a flapping link cannot grow it forever).
+_MAX_ORPHANS = 1000
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ class Channel:
         self._running: set[asyncio.Task[Any]] = set()
         self._stopped_tasks: set[asyncio.Task[Any]] = set()
         self._background: set[asyncio.Task[None]] = set()
+        #: Markers of commands answered ``link_lost``: stopped on the host once the link is back.
+        self._orphans: list[str] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self._wake = asyncio.Event()
@@ -379,6 +385,7 @@ class Channel:
             link.primary = True
             self._set_state("up")
             self._add_link(link)
+            self._sweep_orphans()
             self._first_attempt.set()
             log.info("connected to %s", self.display())
             await self._lost.wait()
@@ -389,6 +396,38 @@ class Channel:
             self.last_error = f"link to {self.host} lost"
             self._set_state("reconnecting")
             log.warning("reconnecting to %s: link lost", self.display())
+
+    def _lost_command(self, marker: str) -> None:
+        """A command whose link died before it ended or could be stopped: stop it now if another
+        connection of the channel is up, else once the channel has reconnected."""
+        if len(self._orphans) < _MAX_ORPHANS:
+            self._orphans.append(marker)
+        self._sweep_orphans()
+
+    def _sweep_orphans(self) -> None:
+        """Stop what commands answered ``link_lost`` left running: the host kept them going when
+        the link died (as sshd does without a terminal), and nobody is waiting for them now.
+        Runs on a live connection of the channel; markers it could not reach wait for the next."""
+        conn = next((link.conn for link in self._links if not link.conn.is_closed()), None)
+        if not self._orphans or conn is None or self.state != "up":
+            return
+        markers, self._orphans = self._orphans, []
+        script = "; ".join(f"( {kill_marked(m)} )" for m in markers)
+
+        async def sweep() -> None:
+            try:
+                async with asyncio.timeout(self.settings.connect_timeout + 5):
+                    await conn.run(script, stdin=asyncssh.DEVNULL, encoding=None)
+                log.info("stopped what %d lost command(s) left running on %s", len(markers), self.host)
+            except (asyncssh.Error, OSError, TimeoutError) as exc:
+                log.info("could not stop the commands lost with the link to %s yet: %s", self.host, exc)
+                self._orphans = (markers + self._orphans)[:_MAX_ORPHANS]
+                if self.state != "stopped":  # a busy or flapping link: try again shortly
+                    asyncio.get_running_loop().call_later(1.0, self._sweep_orphans)
+
+        task = asyncio.get_running_loop().create_task(sweep())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def wake(self) -> None:
         """Skip the current backoff delay (after a host key was accepted, a DSN changed...)."""
@@ -510,9 +549,12 @@ class Channel:
                     runner = self.shells.execute if use == "shell" else execute
                     if runner is execute:
                         self.shells.trim(link.conn, self.settings.max_sessions - link.active)
+                    marker = uuid.uuid4().hex
                     result = await runner(
                         link.conn,
                         command,
+                        marker=marker,
+                        unstopped=self._lost_command,
                         input=data,
                         deadline=deadline,
                         env=env,
@@ -526,10 +568,14 @@ class Channel:
                     )
                 except NotStarted as exc:
                     last = exc
+                    if exc.maybe_started:
+                        self._lost_command(marker)
                     continue
                 finally:
                     self._release(link)
                 self.commands_run += 1
+                if result.error == "link_lost":
+                    self._lost_command(marker)
                 return result
             raise ChannelUnavailableError(
                 f"channel {self.alias}: {last}; the command was not started", alias=self.alias

@@ -33,7 +33,13 @@ _OPEN_RETRIES = 5
 
 
 class NotStarted(Exception):
-    """The session never opened: the command did not run, so running it elsewhere is safe."""
+    """The session never opened: the command did not run, so running it elsewhere is safe.
+    ``maybe_started``: the link died while the session was being opened, after the request may
+    have reached the host; its marker is swept once the channel is back, in case it did."""
+
+    def __init__(self, message: str, *, maybe_started: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_started = maybe_started
 
 
 class OutputBudget:
@@ -111,20 +117,28 @@ async def _open(
             await asyncio.sleep(delay * random.uniform(0.5, 1.0))
             delay = min(delay * 3, 0.5)
         except (asyncssh.DisconnectError, OSError, asyncssh.Error) as exc:
-            raise NotStarted(f"link closed before the command started: {exc}") from None
+            raise NotStarted(f"link closed before the command started: {exc}", maybe_started=True) from None
     raise AssertionError("unreachable")
 
 
-async def stop_remote(conn: asyncssh.SSHClientConnection, proc: asyncssh.SSHClientProcess[bytes], marker: str) -> None:
+async def stop_remote(
+    conn: asyncssh.SSHClientConnection,
+    proc: asyncssh.SSHClientProcess[bytes],
+    marker: str,
+    unstopped: Callable[[str], None] | None = None,
+) -> None:
     """TERM by signal request (instant for non-root), then the marker sweep over a fresh session,
-    which also reaches root sessions and children the command left behind."""
+    which also reaches root sessions and children the command left behind. When the link is gone,
+    ``unstopped`` gets the marker, for a sweep once the channel has reconnected."""
     with contextlib.suppress(Exception):
         proc.send_signal("TERM")
     try:
         async with asyncio.timeout(5):
             await conn.run(kill_marked(marker), stdin=asyncssh.DEVNULL, encoding=None)
-    except Exception as exc:  # the link may be gone: nothing more can be done from here
+    except Exception as exc:  # the link may be gone: nothing more can be done over it
         log.debug("stopping a remote command failed: %s", exc)
+        if unstopped is not None:
+            unstopped(marker)
     finally:
         proc.close()
 
@@ -143,10 +157,13 @@ async def execute(
     alias: str | None = None,
     host: str = "the host",
     background: set[asyncio.Task[None]] | None = None,
+    marker: str | None = None,
+    unstopped: Callable[[str], None] | None = None,
 ) -> Result:
     """Run ``command`` once. Returns a Result whenever the session opened; raises NotStarted if
-    it did not. ``deadline`` is a ``loop.time()`` value (None: no limit)."""
-    marker = uuid.uuid4().hex
+    it did not. ``deadline`` is a ``loop.time()`` value (None: no limit). ``marker`` tags the
+    command's processes (a fresh one when not given), so that they can be found and stopped."""
+    marker = marker or uuid.uuid4().hex
     full = with_marker(with_env(command, env), marker)
     loop = asyncio.get_running_loop()
     start = time.monotonic()
@@ -167,7 +184,7 @@ async def execute(
         await proc.wait_closed()
 
     def stop_in_background() -> None:
-        task = loop.create_task(stop_remote(conn, proc, marker))
+        task = loop.create_task(stop_remote(conn, proc, marker, unstopped))
         if background is not None:
             background.add(task)
             task.add_done_callback(background.discard)
@@ -225,10 +242,18 @@ async def execute(
             out.data(),
             err.data(),
             error="link_lost",
-            exception=f"link to {host} lost during the command{why}; it may still be running on {host}; not retried",
+            exception=lost_during(host, why),
             **fields,
         )
     return Result.from_bytes(out.data(), err.data(), exit_code=status, **fields)
+
+
+def lost_during(host: str, why: str) -> str:
+    """The words of a ``link_lost`` answer, in both run modes."""
+    return (
+        f"link to {host} lost during the command{why}; it may still be running on {host}; not retried "
+        "(the channel stops it once it has reconnected)"
+    )
 
 
 async def _feed(proc: asyncssh.SSHClientProcess[bytes], data: bytes) -> None:

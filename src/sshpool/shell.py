@@ -24,7 +24,7 @@ import asyncssh
 
 from .commands import kill_marked, with_env
 from .defaults import MODES
-from .execute import NotStarted, OutputBudget, OutputCallback, _release, _Sink
+from .execute import NotStarted, OutputBudget, OutputCallback, _release, _Sink, lost_during
 from .result import Result
 from .shellframe import EndLine, driver, frame, new_token, parse_end, stop_script
 
@@ -228,15 +228,18 @@ class WarmShell:
         self.dead = True
         self.chan.close()
 
-    async def stop(self, marker: str) -> None:
+    async def stop(self, marker: str, unstopped: Callable[[str], None] | None = None) -> None:
         """After a timeout or cancel: stop the command's processes and the shell itself over a
-        fresh session (signal requests are refused for root; the marker reaches every child)."""
+        fresh session (signal requests are refused for root; the marker reaches every child).
+        When the link is gone, ``unstopped`` gets the marker, for a sweep after the reconnect."""
         self.dead = True
         try:
             async with asyncio.timeout(5):
                 await self.conn.run(stop_script(self.pid, kill_marked(marker)), stdin=asyncssh.DEVNULL, encoding=None)
-        except Exception as exc:  # the link may be gone: nothing more can be done from here
+        except Exception as exc:  # the link may be gone: nothing more can be done over it
             log.debug("stopping a warm shell failed: %s", exc)
+            if unstopped is not None:
+                unstopped(marker)
         finally:
             self.chan.close()
 
@@ -348,6 +351,8 @@ class WarmShells:
         alias: str | None = None,
         host: str = "the host",
         background: set[asyncio.Task[None]] | None = None,
+        marker: str | None = None,
+        unstopped: Callable[[str], None] | None = None,
     ) -> Result:
         """Run ``command`` on a warm shell of ``conn`` (started if none is idle). Same contract as
         :func:`sshpool.execute.execute`: a Result once the command was given to a shell,
@@ -365,7 +370,7 @@ class WarmShells:
                 limit = max(0.001, min(limit, deadline - loop.time()))
             shell = await WarmShell.start(conn, limit)
             self.started += 1
-        marker = uuid.uuid4().hex
+        marker = marker or uuid.uuid4().hex
         out = _Sink(output_limit, budget)
         err = _Sink(output_limit, budget)
 
@@ -386,10 +391,10 @@ class WarmShells:
         except TimeoutError:
             timed_out = True
             shell.dead = True  # never handed out again, even before the stop below has run
-            in_background(lambda: shell.stop(marker))
+            in_background(lambda: shell.stop(marker, unstopped))
         except asyncio.CancelledError:
             shell.dead = True
-            in_background(lambda: shell.stop(marker))
+            in_background(lambda: shell.stop(marker, unstopped))
             _release(budget, out, err)
             raise
         self._give(shell)
@@ -449,7 +454,7 @@ def _result(
             so,
             se,
             error="link_lost",
-            exception=f"link to {host} lost during the command{why}; it may still be running on {host}; not retried",
+            exception=lost_during(host, why),
             **fields,
         )
     return Result.from_bytes(so, se, exit_code=end.status, **fields)

@@ -277,7 +277,9 @@ def stopped(pids: list[int]) -> Iterator[None]:
 
 def user_processes(user: str, pattern: str) -> list[int]:
     """Pids of ``user``'s processes whose command line matches ``pattern`` (pgrep -f)."""
-    r = subprocess.run(["pgrep", "-u", user, "-f", pattern], capture_output=True, text=True, timeout=30)
+    # Zombies are not running: where PID 1 does not reap (containers), killed ones linger as such.
+    argv = ["pgrep", "-u", user, "--runstates", "D,R,S,T", "-f", pattern]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=30)
     return [int(p) for p in r.stdout.split()]
 
 
