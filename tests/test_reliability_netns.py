@@ -135,12 +135,6 @@ def lossy(w: World, loss: float, commands: int) -> None:
     assert ok == commands
 
 
-@pytest.mark.chaos
-@pytest.mark.parametrize("loss", [0.10, 0.30])
-def test_r22_lossy_link_full_size(world: World, loss: float) -> None:
-    lossy(world, loss, 200)
-
-
 def slow(w: World, rate: str, size: int) -> None:
     since = w.info()["connected_since"]
     w.pair.throttle(rate)
@@ -185,3 +179,13 @@ def test_r21_r22_a_slow_then_lossy_link_completes_without_a_false_keepalive_alar
 @pytest.mark.parametrize("slow_world", [(15, 3)], indirect=True)
 def test_r21_slow_link_at_production_keepalive(slow_world: World) -> None:
     slow(slow_world, "256kbit", 1024 * 1024)
+
+
+@pytest.mark.chaos
+@pytest.mark.parametrize("slow_world", [(15, 3)], indirect=True)
+@pytest.mark.parametrize("loss", [0.10, 0.30])
+def test_r22_lossy_link_full_size(slow_world: World, loss: float) -> None:
+    """At production keepalive settings, as R21: with 30 % loss each way, TCP's retransmission
+    backoff alone outlasts the test settings' 1 s x 3 window now and then, which is a false alarm
+    by construction, not the link failing (it failed 1 run in 2 that way)."""
+    lossy(slow_world, loss, 200)
