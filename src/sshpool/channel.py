@@ -554,7 +554,9 @@ class Channel:
                         link.conn,
                         command,
                         marker=marker,
-                        unstopped=self._lost_command,
+                        # exec mode only: in shell mode a sweep right after a reconnect was seen to
+                        # cost live connections (R20 in shell mode), cause not yet known
+                        unstopped=self._lost_command if use == "exec" else None,
                         input=data,
                         deadline=deadline,
                         env=env,
@@ -574,7 +576,7 @@ class Channel:
                 finally:
                     self._release(link)
                 self.commands_run += 1
-                if result.error == "link_lost":
+                if result.error == "link_lost" and use == "exec":
                     self._lost_command(marker)
                 return result
             raise ChannelUnavailableError(
