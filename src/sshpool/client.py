@@ -278,8 +278,9 @@ class AsyncDaemonClient:
             "check that sshpoold is still running"
         )
 
-    def _error(self, resp: httpx.Response, alias: str | None = None) -> SSHPoolError:
-        """The exception for a non-2xx answer, from its problem+json ``code``."""
+    def _error(self, resp: httpx.Response, alias: str | None = None) -> SSHPoolError | OSError:
+        """The exception for a non-2xx answer, from its problem+json ``code``; a file error is the
+        OSError a local file operation raises."""
         doc: dict[str, Any] = {}
         with contextlib.suppress(ValueError):
             parsed = json.loads(resp.content or b"null")
@@ -297,6 +298,9 @@ class AsyncDaemonClient:
             code = {404: "unknown_alias", 400: "bad_request", 409: "alias_in_use", 413: "too_large"}.get(
                 resp.status_code, "error"
             )
+        if code in FILE_ERRORS:
+            cls, number = FILE_ERRORS[code]
+            return cls(number, detail)
         if code == "not_found":
             return RequestError(f"the daemon at {self.endpoint.where} has no {resp.request.url.path}: {detail}")
         if code == "unknown_alias":
@@ -350,7 +354,7 @@ class AsyncDaemonClient:
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, 0) from None
         if resp.status_code >= 300:
-            raise self._file_error(resp, alias)
+            raise self._error(resp, alias)
         return int(resp.json()["size"])
 
     async def get_file(self, alias: str, remote: str, local: str | os.PathLike[str]) -> int:
@@ -363,7 +367,7 @@ class AsyncDaemonClient:
             ) as resp:
                 if resp.status_code >= 300:
                     await resp.aread()
-                    raise self._file_error(resp, alias)
+                    raise self._error(resp, alias)
                 expected = int(resp.headers.get("content-length", "-1"))
                 async with await anyio.open_file(local, "wb") as fh:
                     async for piece in resp.aiter_bytes(_CHUNK):
@@ -378,15 +382,6 @@ class AsyncDaemonClient:
             await anyio.Path(local).unlink(missing_ok=True)
             raise OSError(errno.EIO, f"cannot download {remote}: got {received} of {expected} bytes")
         return received
-
-    def _file_error(self, resp: httpx.Response, alias: str) -> Exception:
-        code = ""
-        with contextlib.suppress(ValueError, AttributeError):
-            code = str(json.loads(resp.content).get("code") or "")
-        if code in FILE_ERRORS:
-            cls, number = FILE_ERRORS[code]
-            return cls(number, str(json.loads(resp.content).get("detail") or resp.reason_phrase))
-        return self._error(resp, alias)
 
     async def channels(self) -> dict[str, dict[str, Any]]:
         """Every channel's info, by alias."""
