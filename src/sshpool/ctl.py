@@ -33,6 +33,7 @@ from .ctlformat import (
 )
 from .ctlrun import Sink, is_fanout, ordered, run_fanout, run_one, selection
 from .ctlshell import Shell
+from .defaults import MODES
 from .errors import SSHPoolError
 from .result import Result
 
@@ -73,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stdin", action="store_true", help="send this process's stdin to the command")
     run.add_argument(
         "--mode",
-        choices=("exec", "shell"),
+        choices=MODES,
         help="exec: a session per command; shell: a warm shell (default: the channel's)",
     )
     run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
