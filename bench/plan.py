@@ -16,6 +16,7 @@ LATENCY = (
     "sshpoold-rest-fast",
     "sshpoolctl",
     "asyncssh",
+    "subshell-floor",
     "paramiko",
     "paramiko-nodelay",
     "fabric",
@@ -27,7 +28,15 @@ LATENCY = (
 )
 SPAWNING = frozenset({"ssh", "sshpoolctl"})  # a process per command: fewer samples
 FIRST = ("sshpool-lib", "sshpool-fast", "asyncssh")
-THROUGHPUT = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "paramiko-nodelay")
+THROUGHPUT = (
+    "sshpool-lib",
+    "sshpool-fast",
+    "sshpoold-rest",
+    "sshpoold-rest-fast",
+    "asyncssh",
+    "subshell-floor",
+    "paramiko-nodelay",
+)
 FANOUT = ("sshpoold-rest", "asyncssh", "pssh-nodelay", "fabric-nodelay")
 OUTPUT = (
     "sshpool-lib",
@@ -104,6 +113,14 @@ SMOKE = Plan(
     output_rounds=1,
     recovery_rounds=1,
     only=frozenset(
-        {"sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "ssh-controlmaster"}
+        {
+            "sshpool-lib",
+            "sshpool-fast",
+            "sshpoold-rest",
+            "sshpoold-rest-fast",
+            "asyncssh",
+            "subshell-floor",
+            "ssh-controlmaster",
+        }
     ),
 )

@@ -18,6 +18,7 @@ LABELS = {
     "sshpoold-rest-fast": "sshpoold REST, warm-shell mode",
     "sshpoolctl": "`sshpoolctl run` (one-shot process)",
     "asyncssh": "asyncssh raw `conn.run`",
+    "subshell-floor": "bare subshell loop over asyncssh (warm-shell floor)",
     "paramiko": "paramiko `exec_command`",
     "paramiko-nodelay": "paramiko + TCP_NODELAY",
     "fabric": "Fabric `Connection.run`",

@@ -24,6 +24,7 @@ def bench_venv() -> None:
 
 PEER_MODULES = [
     "asyncssh_raw",
+    "subshell_floor",
     "sshpool_lib",
     "sshpool_fast",
     "sshpool_rest",
@@ -52,10 +53,14 @@ def test_the_smallest_bench_run_measures_every_scenario_and_marks_every_target(t
 
     data = json.loads((tmp_path / "latest.json").read_text())
     latency = data["summary"]["latency"]
-    for name in ("sshpool-lib", "sshpoold-rest", "asyncssh", "ssh-controlmaster"):
+    for name in ("sshpool-lib", "sshpoold-rest", "asyncssh", "subshell-floor", "ssh-controlmaster"):
         assert latency[name]["n"] == 5 and latency[name]["failures"] == 0, latency[name]
         assert 0 < latency[name]["median_ms"] < 5000
     assert data["summary"]["throughput"]["1"]["sshpool-lib"]["failed"] == 0
+    assert data["summary"]["throughput"]["2"]["subshell-floor"]["failed"] == 0
+    # the warm-shell targets are read against the bare subshell loop measured in the same run
+    floor = [t for t in data["targets"] if t["name"].startswith("latency: library warm-shell")]
+    assert floor and "bare subshell loop" in floor[0]["note"], floor
     assert data["summary"]["footprint"]["sshpoold-rest"]["n"] == 3
 
     # Every target is judged in the open: PASS or MISS with its figure, printed as well as written.

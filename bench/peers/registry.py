@@ -10,6 +10,7 @@ from ..config import Target
 
 MODULES = {
     "asyncssh": "asyncssh_raw",
+    "subshell-floor": "subshell_floor",
     "sshpool-lib": "sshpool_lib",
     "sshpool-sync": "sshpool_lib",
     "sshpool-fast": "sshpool_fast",
