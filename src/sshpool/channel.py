@@ -554,9 +554,7 @@ class Channel:
                         link.conn,
                         command,
                         marker=marker,
-                        # exec mode only: in shell mode a sweep right after a reconnect was seen to
-                        # cost live connections (R20 in shell mode), cause not yet known
-                        unstopped=self._lost_command if use == "exec" else None,
+                        unstopped=self._lost_command,
                         input=data,
                         deadline=deadline,
                         env=env,
@@ -576,7 +574,7 @@ class Channel:
                 finally:
                     self._release(link)
                 self.commands_run += 1
-                if result.error == "link_lost" and use == "exec":
+                if result.error == "link_lost":
                     self._lost_command(marker)
                 return result
             raise ChannelUnavailableError(

@@ -228,6 +228,17 @@ class WarmShell:
         self.dead = True
         self.chan.close()
 
+    async def _unsent(self) -> None:
+        """The command was not sent: retire this shell, let the link's loss be handled (so the
+        retry does not pick the same link again), and say so."""
+        self.dead = True
+        self.session.job = None
+        self.chan.close()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1):
+                await self.conn.wait_closed()
+        raise NotStarted("the link closed before the command was sent")
+
     async def stop(self, marker: str, unstopped: Callable[[str], None] | None = None) -> None:
         """After a timeout or cancel: stop the command's processes and the shell itself over a
         fresh session (signal requests are refused for root; the marker reaches every child).
@@ -244,15 +255,20 @@ class WarmShell:
             self.chan.close()
 
     async def run(self, command: str, marker: str, out: _Sink, err: _Sink, on_output: OutputCallback | None) -> _Job:
-        """Run one command; returns its job once both streams ended (``end`` None: the shell died)."""
+        """Run one command; returns its job once both streams ended (``end`` None: the shell died).
+        Raises NotStarted when the link was already gone as the command was written: it never left."""
         token = new_token()
-        self.commands += 1
+        data = frame(command, token, marker)
         job = _Job(token, out, err, on_output)
-        self.session.job = job
-        try:
-            self.chan.write(frame(command, token, marker))
-        except (asyncssh.Error, BrokenPipeError, ConnectionError, OSError):
-            job.closed()
+        sent = False
+        if not self.session.closed and _link_takes_writes(self.conn):
+            self.session.job = job
+            with contextlib.suppress(asyncssh.Error, BrokenPipeError, ConnectionError, OSError):
+                self.chan.write(data)
+                sent = _link_takes_writes(self.conn)
+        if not sent:
+            await self._unsent()
+        self.commands += 1
         if self.session.closed:
             job.closed()
         await job.finished
@@ -270,6 +286,15 @@ class WarmShell:
                 async with asyncio.timeout(5):
                     await self.chan.wait_closed()
         return job
+
+
+def _link_takes_writes(conn: asyncssh.SSHClientConnection) -> bool:
+    """Whether bytes written to ``conn`` now can reach the host. Once the socket has refused a
+    write, or its loss is known but not yet handled, asyncssh drops writes silently, so a command
+    written then never left: it is safe to run it elsewhere (exec mode learns the same from its
+    session open)."""
+    transport = getattr(conn, "_transport", None)  # asyncssh keeps it there until the loss is handled
+    return transport is not None and not transport.is_closing()
 
 
 async def _open_session(
@@ -395,6 +420,10 @@ class WarmShells:
         except asyncio.CancelledError:
             shell.dead = True
             in_background(lambda: shell.stop(marker, unstopped))
+            _release(budget, out, err)
+            raise
+        except NotStarted:
+            self.retired += 1
             _release(budget, out, err)
             raise
         self._give(shell)
