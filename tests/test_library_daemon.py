@@ -72,7 +72,7 @@ def test_errors_are_the_classes_a_direct_connection_raises(web: Daemon) -> None:
     assert isinstance(unknown.value, KeyError)
     with pytest.raises(TokenError, match="token"):
         sshpool.connect("web", daemon=web.url, token="wrong-token")
-    with pytest.raises(DaemonUnavailableError, match="is it running") as down:
+    with pytest.raises(DaemonUnavailableError, match="not running") as down:
         sshpool.connect("web", daemon=f"http://127.0.0.1:{closed_port()}", token=web.token)
     assert isinstance(down.value, ConnectionError)
     with pytest.raises(TypeError, match="belong to the channel's DSN"):

@@ -164,12 +164,15 @@ def _command_body(
     *,
     input: bytes | str | None,
     timeout: float | None,
-    env: dict[str, str] | None,
+    env: Mapping[str, str] | None,
     mode: str | None = None,
+    pty: bool = False,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"command": command, "raw": True}
     if mode is not None:
         body["mode"] = mode
+    if pty:
+        body["pty"] = True
     if timeout is not None:
         body["timeout"] = timeout
     if isinstance(input, str):

@@ -10,28 +10,32 @@ and file errors as the OSErrors a local file operation would raise.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from .client import FILE_ERRORS, AsyncDaemonClient, find_daemon, find_token
+from .client import (
+    AsyncDaemonClient,
+    _chunk,
+    _command_body,
+    _http_deadline,
+    _texts,
+    find_daemon,
+    find_token,
+    outcome_of,
+)
 from .connection import AsyncConnection, OutputCallback, PasswordPrompt
 from .defaults import UNSET, Settings
 from .dsn import DSN
-from .errors import AliasInUseError, DaemonUnavailableError, TokenError, error_from_code
+from .errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
 from .result import Result
 
 __all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
-
-_ACCEPT = "application/json, application/problem+json"
-#: A streamed command's last line carries one of these when the command ended abnormally; any
-#: other ``error`` there means it never started, which a direct connection raises.
-_ENDINGS = frozenset({"timeout", "link_lost", "channel_stopped", "signal"})
 
 
 def locate(
@@ -51,34 +55,6 @@ def locate(
     return where, secret
 
 
-def _http_client(where: str, token: str, timeout: float | None) -> httpx.AsyncClient:
-    headers = {"Authorization": f"Bearer {token}", "Accept": _ACCEPT}
-    limits = httpx.Timeout(timeout, connect=10.0)
-    if where.startswith("unix:") or where.startswith("/"):
-        transport = httpx.AsyncHTTPTransport(uds=where.removeprefix("unix:"))
-        return httpx.AsyncClient(transport=transport, base_url="http://localhost", headers=headers, timeout=limits)
-    return httpx.AsyncClient(base_url=where.rstrip("/"), headers=headers, timeout=limits)
-
-
-def _raise_for(response: httpx.Response, alias: str, body: bytes | None = None) -> None:
-    """Nothing for a 2xx; else the exception a direct connection would raise."""
-    if response.is_success:
-        return
-    raw = body if body is not None else response.content
-    try:
-        doc = json.loads(raw)
-    except ValueError:
-        doc = {}
-    if not isinstance(doc, dict):
-        doc = {}
-    code = str(doc.get("code") or response.headers.get("x-sshpool-error") or "error")
-    detail = str(doc.get("detail") or raw.decode("utf-8", "replace").strip() or response.reason_phrase)
-    if code in FILE_ERRORS:
-        cls, number = FILE_ERRORS[code]
-        raise cls(number, detail)
-    raise error_from_code(code, detail, alias=doc.get("alias") or alias, fingerprint=doc.get("fingerprint"))
-
-
 class DaemonRunner:
     """Runs commands on one channel of a sshpoold. The HTTP client opens on first use and
     ``aclose()`` closes it; the channel itself belongs to the daemon and stays up."""
@@ -88,39 +64,25 @@ class DaemonRunner:
         self.url = url
         self._token = token
         self.command_timeout = command_timeout
-        self._client: httpx.AsyncClient | None = None
-        self._files: AsyncDaemonClient | None = None
+        self._client: AsyncDaemonClient | None = None
 
     def __repr__(self) -> str:
         return f"<DaemonRunner {self.alias} at {self.url}>"
 
     @property
-    def http(self) -> httpx.AsyncClient:
-        if self._client is None or self._client.is_closed:
-            self._client = _http_client(self.url, self._token, None)
+    def client(self) -> AsyncDaemonClient:
+        """The daemon client that carries every request (``sshpoolctl`` uses the same one), opened
+        on first use: its answers and failures map to exceptions in one place."""
+        if self._client is None:
+            self._client = AsyncDaemonClient(self.url, self._token)
         return self._client
 
     def _path(self, suffix: str = "") -> str:
-        return f"/channels/{self.alias}{suffix}"
-
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self.http.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise self._unreachable(exc) from None
-
-    def _unreachable(self, exc: Exception) -> DaemonUnavailableError:
-        return DaemonUnavailableError(
-            f"sshpoold at {self.url} did not answer ({type(exc).__name__}: {exc}); is it running? "
-            "Start it with sshpoold, or point SSHPOOL_URL at it",
-        )
+        return self.client._path(self.alias, suffix)
 
     async def info(self) -> dict[str, Any]:
         """The channel's info (``GET /channels/<alias>``); UnknownAliasError when it has none."""
-        r = await self._send("GET", self._path(), timeout=30)
-        _raise_for(r, self.alias)
-        data: dict[str, Any] = r.json()
-        return data
+        return await self.client.channel(self.alias)
 
     async def run(
         self,
@@ -134,28 +96,19 @@ class DaemonRunner:
     ) -> Result:
         if timeout is UNSET:
             timeout = self.command_timeout
-        body: dict[str, Any] = {"command": command, "raw": True}
-        if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-            body["timeout"] = float(timeout)
-        if isinstance(input, str):
-            body["input"] = input
-        elif input is not None:
-            body["input_b64"] = base64.b64encode(bytes(input)).decode("ascii")
-        if env:
-            body["env"] = dict(env)
-        if pty:
-            body["pty"] = True
-        # The daemon stops the command at its deadline and answers; 10 s more covers the answer.
-        wait = (body.get("timeout") or Settings.command_timeout or 600.0) + 10.0
-        http_timeout = httpx.Timeout(wait, connect=10.0)
+        seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
+        body = _command_body(command, input=input, timeout=seconds, env=env, pty=pty)
+        # The daemon stops the command at its deadline and answers; the margin covers the answer.
+        http_timeout = httpx.Timeout(_http_deadline(seconds or Settings.command_timeout), connect=10.0)
         if on_output is None:
             try:
-                r = await self.http.post(self._path(), json=body, timeout=http_timeout)
+                r = await self.client._client().post(self._path(), json=body, timeout=http_timeout)
             except httpx.TimeoutException as exc:
                 return self._no_answer(command, exc)
-            except httpx.TransportError as exc:
-                raise self._unreachable(exc) from None
-            _raise_for(r, self.alias)
+            except httpx.HTTPError as exc:
+                raise self.client._transport_error(exc, http_timeout.read or 0) from None
+            if not r.is_success:
+                raise self.client._error(r, self.alias)
             return Result.from_dict(r.json(), alias=self.alias, command=command)
         return await self._stream(command, body, http_timeout, on_output)
 
@@ -164,38 +117,35 @@ class DaemonRunner:
     ) -> Result:
         out = {"stdout": bytearray(), "stderr": bytearray()}
         last: dict[str, Any] | None = None
-        headers = {"Accept": f"application/x-ndjson, {_ACCEPT}"}
+        headers = {"Accept": "application/x-ndjson, application/json"}
+        http = self.client._client()
         try:
-            async with self.http.stream("POST", self._path(), json=body, headers=headers, timeout=http_timeout) as r:
+            async with http.stream("POST", self._path(), json=body, headers=headers, timeout=http_timeout) as r:
                 if not r.is_success:
-                    _raise_for(r, self.alias, await r.aread())
+                    await r.aread()
+                    raise self.client._error(r, self.alias)
                 async for line in r.aiter_lines():
                     if not line.strip():
                         continue
                     item = json.loads(line)
-                    if "stream" in item and item["stream"] in out:
-                        data = base64.b64decode(item["data_b64"]) if "data_b64" in item else item["data"].encode()
-                        out[item["stream"]] += data
-                        on_output(item["stream"], data)
+                    if "stream" in item:
+                        stream, data = _chunk(item)
+                        out[stream] += data
+                        on_output(stream, data)
                     else:
                         last = item
         except httpx.TimeoutException as exc:
             return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
-        except httpx.TransportError as exc:
+        except httpx.HTTPError as exc:
             if any(out.values()) or last is not None:
                 return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
-            raise self._unreachable(exc) from None
+            raise self.client._transport_error(exc, http_timeout.read or 0) from None
         if last is None:
             return self._no_answer(command, None, bytes(out["stdout"]), bytes(out["stderr"]))
-        error = last.get("error")
-        if error is not None and error not in _ENDINGS:
-            raise error_from_code(str(error), str(last.get("exception") or error), alias=self.alias)
-        final = {
-            **last,
-            "stdout_b64": base64.b64encode(bytes(out["stdout"])).decode("ascii"),
-            "stderr_b64": base64.b64encode(bytes(out["stderr"])).decode("ascii"),
-        }
-        return Result.from_dict(final, alias=self.alias, command=command)
+        outcome = outcome_of(last, self.alias, command)
+        if isinstance(outcome, SSHPoolError):  # refused before it started, as a direct connection raises
+            raise outcome
+        return replace(outcome, **_texts(out["stdout"], out["stderr"]))
 
     def _no_answer(self, command: str, exc: Exception | None, stdout: bytes = b"", stderr: bytes = b"") -> Result:
         """The command may have started and the daemon's answer never came: like a lost link."""
@@ -213,25 +163,15 @@ class DaemonRunner:
     # ------------------------------------------------------------------ files
 
     async def put_file(self, local: Path, remote: str) -> int:
-        return await self.files.put_file(self.alias, local, remote)
+        return await self.client.put_file(self.alias, local, remote)
 
     async def get_file(self, remote: str, local: Path) -> int:
-        return await self.files.get_file(self.alias, remote, local)
-
-    @property
-    def files(self) -> AsyncDaemonClient:
-        """Transfers go through the daemon client (``sshpoolctl put``/``get`` use it too)."""
-        if self._files is None:
-            self._files = AsyncDaemonClient(self.url, self._token)
-        return self._files
+        return await self.client.get_file(self.alias, remote, local)
 
     async def aclose(self) -> None:
         if self._client is not None:
             client, self._client = self._client, None
             await client.aclose()
-        if self._files is not None:
-            files, self._files = self._files, None
-            await files.aclose()
 
 
 async def open_daemon_connection(
@@ -282,9 +222,10 @@ async def open_daemon_connection(
 
 async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
     """Start ``dsn`` on the daemon unless a channel with its alias already points there."""
+    client = runner.client
     try:
-        r = await runner._send(
-            "POST", "/channels", json={"dsn": dsn.to_text(reveal_password=True), "wait": wait}, timeout=wait + 30
+        r = await client._client().post(
+            "/channels", json={"dsn": dsn.to_text(reveal_password=True), "wait": wait}, timeout=wait + 30
         )
         if r.status_code == 409:
             info = await runner.info()
@@ -298,15 +239,19 @@ async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
                     alias=dsn.alias,
                 )
             return
-        _raise_for(r, dsn.alias)
+        if not r.is_success:
+            raise client._error(r, dsn.alias)
         if r.status_code == 202:
             info = await runner.info()
-            await runner._send("DELETE", runner._path(), timeout=30)
+            await client.stop(dsn.alias)
             raise error_from_code(
                 str(info.get("last_error_code") or "channel_unavailable"),
                 str(info.get("last_error") or r.text),
                 alias=dsn.alias,
             )
+    except httpx.HTTPError as exc:
+        await runner.aclose()
+        raise client._transport_error(exc, wait + 30) from None
     except BaseException:
         await runner.aclose()
         raise
