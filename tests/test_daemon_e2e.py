@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import signal
@@ -220,6 +221,38 @@ def test_sigterm_lets_an_upload_in_flight_finish(tmp_path: Path, sshd: Any, test
     try:
         probe.wait_state("p")
         assert probe.run("p", f"wc -c < {name}; rm -f {name}")["stdout"] == "1048576\n"
+    finally:
+        probe.stop()
+
+
+def test_sigterm_lets_a_download_in_flight_finish(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> None:
+    d = start_daemon(tmp_path, "--channel", dsn("a", sshd, test_user), "--drain-timeout", "8")
+    d.wait_state("a")
+    name = f"drain-get-{os.getpid()}.bin"
+    size = 24 * 1024 * 1024  # more than loopback's socket buffers hold, so the daemon is mid-send
+    made = d.run("a", f"head -c {size} /dev/urandom > {name} && sha256sum < {name} | cut -d' ' -f1")
+    want = made["stdout"].strip()
+
+    async def scenario() -> tuple[int, str, int]:
+        got = hashlib.sha256()
+        n = 0
+        async with d.async_client() as c:
+            async with c.stream("GET", "/channels/a/files", params={"path": name}) as r:
+                async for piece in r.aiter_bytes(1024 * 1024):
+                    if n == 0:
+                        os.kill(d.pid, signal.SIGTERM)
+                    got.update(piece)
+                    n += len(piece)
+                    await asyncio.sleep(0.05)  # a slow reader: ~1.2 s for the whole file
+                return r.status_code, got.hexdigest(), n
+
+    status, digest, n = asyncio.run(scenario())
+    assert status == 200 and n == size and digest == want
+    assert d.proc.wait(15) == 0
+    probe = start_daemon(tmp_path / "probe", "--channel", dsn("p", sshd, test_user))
+    try:
+        probe.wait_state("p")
+        probe.run("p", f"rm -f {name}")
     finally:
         probe.stop()
 

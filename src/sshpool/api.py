@@ -344,9 +344,14 @@ class _Handlers:
         return answer
 
     async def get_file(self, request: Request, alias: str) -> Response:
-        """Download a file from the channel's host (streamed)."""
+        """Download a file from the channel's host (streamed). A shutdown waits for it (up to
+        --drain-timeout) as for an upload: the request's task ends when the last byte is sent."""
         self._refuse_while_draining()
         channel = self.pool.get(alias)
+        task = asyncio.current_task()
+        if task is not None:
+            self.state.in_flight.add(task)
+            task.add_done_callback(self.state.in_flight.discard)
         answer, fields = await download(channel, request, self.state.settings.file_limit, _client_key(request))
         self._audit(request, "get", alias=channel.alias, **fields)
         return answer

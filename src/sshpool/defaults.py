@@ -109,7 +109,7 @@ HELP: Final[dict[str, str]] = {
     "body_limit": "largest request body in bytes (default: 1 MiB)",
     "file_limit": "largest file uploaded through PUT /channels/<alias>/files, in bytes (default: 1 GiB)",
     "start_wait": "seconds POST /channels waits for the first connect attempt (default: 10)",
-    "drain_timeout": "seconds running commands get on shutdown or stop (default: 10)",
+    "drain_timeout": "seconds running commands get on shutdown or stop, and file transfers on shutdown (default: 10)",
     "host_key_policy": "strict (known_hosts), accept-new (record unknown keys) or off (default: strict)",
     "mode": "exec (a fresh SSH session per command) or shell (warm remote shells, see the README's Warm shells)"
     " (default: exec)",
