@@ -193,6 +193,22 @@ async def test_first_command_after_connect_is_as_fast_as_a_warm_one(pool: Pool, 
     assert statistics.median(firsts) < statistics.median(warms) + 0.03
 
 
+async def test_links_prefer_aes_gcm_where_the_cpu_has_aes_and_offer_every_default_cipher(pool: Pool, chan: str) -> None:
+    from asyncssh.encryption import get_default_encryption_algs
+
+    from sshpool.link import cipher_preference
+
+    flags = Path("/proc/cpuinfo").read_text(errors="replace").split()
+    offer = cipher_preference()
+    cipher = pool.get(chan)._links[0].conn.get_extra_info("send_cipher")
+    if "aes" in flags:
+        assert offer is not None and offer[0].startswith("aes") and "-gcm@" in offer[0]
+        assert sorted(offer) == sorted(a.decode() for a in get_default_encryption_algs())  # nothing dropped
+        assert cipher == offer[0]
+    else:
+        assert offer is None and cipher == "chacha20-poly1305@openssh.com"
+
+
 async def test_unknown_alias_and_duplicate_alias(pool: Pool, chan: str, sshd: Any, test_user: Any) -> None:
     with pytest.raises(UnknownAliasError) as info:
         await pool.run("nope", "true")

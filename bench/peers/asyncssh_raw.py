@@ -16,7 +16,7 @@ import asyncssh
 
 from ..config import Target
 from ..procs import cut_connections
-from .common import ECHO, ECHO_OUT, Tally, burst_result, footprint, output_command, own_usage
+from .common import ECHO, ECHO_OUT, Tally, burst_result, cipher_options, footprint, output_command, own_usage
 
 SESSIONS = 8
 CONNECTIONS = 4
@@ -47,6 +47,7 @@ class AsyncsshRaw:
             agent_path=None,
             config=[],
             connect_timeout=15,
+            **cipher_options(),
         )
         if warm:
             await conn.run("true", stdin=asyncssh.DEVNULL, encoding=None, timeout=30)

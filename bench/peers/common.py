@@ -15,6 +15,15 @@ ECHO = "echo hi"
 ECHO_OUT = b"hi\n"
 
 
+def cipher_options() -> dict[str, Any]:
+    """The ciphers sshpool offers (AES-GCM first where the CPU has AES instructions): the asyncssh
+    contenders offer the same, so that they stay the floor sshpool's figures are read against."""
+    from sshpool.link import cipher_preference
+
+    prefs = cipher_preference()
+    return {} if prefs is None else {"encryption_algs": list(prefs)}
+
+
 def output_command(size: int) -> str:
     """``size`` bytes of stdout in 1 KiB lines, like a long log (JSON carries them one byte each;
     line-oriented readers such as parallel-ssh's see ordinary lines)."""

@@ -16,7 +16,7 @@ from typing import Any
 import asyncssh
 
 from ..config import Target
-from .common import ECHO, ECHO_OUT, Tally, burst_result
+from .common import ECHO, ECHO_OUT, Tally, burst_result, cipher_options
 
 SHELLS = 8  # per connection, as sshpool's session cap
 CONNECTIONS = 4
@@ -88,6 +88,7 @@ class SubshellFloor:
             agent_path=None,
             config=[],
             connect_timeout=15,
+            **cipher_options(),
         )
         self.conns.append(conn)
         return conn

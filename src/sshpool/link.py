@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import socket
 from collections import defaultdict
 from typing import Any
@@ -18,9 +19,33 @@ from .errors import AuthenticationError, ChannelUnavailableError
 from .hostkeys import HostKeyTrust, KeyCapture
 from .target import Target
 
-__all__ = ["HandshakeLimiter", "open_link"]
+__all__ = ["HandshakeLimiter", "cipher_preference", "open_link"]
 
 _HOP_TASKS: set[asyncio.Task[None]] = set()
+
+
+@functools.cache
+def cipher_preference() -> tuple[str, ...] | None:
+    """asyncssh's ciphers with AES-GCM moved ahead of chacha20-poly1305 when this CPU has AES
+    instructions, else None (asyncssh's own order). asyncssh sets up chacha20 per packet in Python:
+    with AES-GCM a warm command costs the client ~0.5 ms less CPU and ~0.6 ms less time on loopback
+    (measured: 1.6 vs 1.0 ms of CPU per ``echo hi``), and a big output arrives ~30 % sooner. Both
+    are AEAD ciphers OpenSSH offers by default; on CPUs without AES instructions chacha20 is the
+    faster and constant-time one, so it stays first there. Nothing is removed from the offer."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            flags = {
+                word for line in f if line.startswith(("flags", "Features")) for word in line.partition(":")[2].split()
+            }
+    except OSError:
+        return None
+    if "aes" not in flags:
+        return None
+    from asyncssh.encryption import get_default_encryption_algs
+
+    algs = [a.decode() for a in get_default_encryption_algs()]
+    gcm = [a for a in algs if "-gcm@" in a]
+    return tuple(gcm + [a for a in algs if a not in gcm]) if gcm else None
 
 
 class HandshakeLimiter:
@@ -105,6 +130,9 @@ async def _open_one(
         tcp_keepalive=True,
         **trust.connect_options(target, capture, policy),
     )
+    ciphers = cipher_preference()
+    if ciphers is not None:
+        options["encryption_algs"] = list(ciphers)
     if target.password is not None:
         options["password"] = target.password
     else:
