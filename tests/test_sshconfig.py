@@ -50,6 +50,22 @@ async def test_the_dsn_wins_over_the_config(tmp_path: Path, ssh_home: Any, sshd:
         assert info.state == "up", info.last_error
 
 
+async def test_ciphers_from_the_config_replace_the_default_offer(
+    tmp_path: Path, ssh_home: Any, sshd: Any, test_user: Any
+) -> None:
+    ssh_home.add_host_block(
+        "ctr", HostName="127.0.0.1", Port=str(sshd.port), User=test_user.name, Ciphers="aes128-ctr,aes192-ctr"
+    )
+    ssh_home.add_host_block(
+        "plus", HostName="127.0.0.1", Port=str(sshd.port), User=test_user.name, Ciphers="^aes192-ctr"
+    )
+    async with Pool(state_dir=tmp_path) as p:
+        for alias, host, cipher in (("c", "ctr", "aes128-ctr"), ("q", "plus", "aes192-ctr")):
+            info = await p.start(f"{alias}://{host}")
+            assert info.state == "up", info.last_error
+            assert p.get(alias)._links[0].conn.get_extra_info("send_cipher") == cipher
+
+
 def test_explicit_keepalive_flags_beat_the_config(ssh_home: Any, sshd: Any) -> None:
     ssh_home.add_host_block("ka", HostName="127.0.0.1", ServerAliveInterval="7", ServerAliveCountMax="9")
     t = resolve(DSN.parse("k://ka"), Settings(), keepalive_interval=1, keepalive_count_max=3)

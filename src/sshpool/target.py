@@ -54,6 +54,7 @@ class Target:
     known_hosts_files: tuple[str, ...] = ()
     host_key_alias: str | None = None
     forward_agent: bool = False
+    ciphers: str | None = None  # the config's Ciphers, OpenSSH syntax (``+``, ``-``, ``^`` work)
 
     @property
     def where(self) -> str:
@@ -177,7 +178,14 @@ def _resolve(
         known_hosts_files=known,
         host_key_alias=str(alias) if alias else None,
         forward_agent=bool(get("ForwardAgent", False)),
+        ciphers=_as_text(get("Ciphers")),
     )
+
+
+def _as_text(value: object) -> str | None:
+    if not value:
+        return None
+    return ",".join(str(v) for v in value) if isinstance(value, (list, tuple)) else str(value)
 
 
 def _as_list(value: object) -> list[object]:
