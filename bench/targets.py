@@ -74,21 +74,16 @@ def check(s: dict[str, Any]) -> list[Check]:
         Check("latency: library / asyncssh raw", ratio(lib, raw), 1.0, True),
         Check("latency: REST / asyncssh raw", ratio(rest, raw), 1.3, True),
         Check("latency: REST / ControlMaster", ratio(rest, cm), 0.5, True),
-        Check(
-            "latency: library warm-shell mode, median",
-            _get(lat, "sshpool-fast", "median_ms"),
-            1.0,
-            True,
-            " ms",
-            note=_floor_note(_get(lat, "subshell-floor", "median_ms"), " ms"),
-        ),
-        Check(
-            "latency: REST warm-shell mode, median",
-            _get(lat, "sshpoold-rest-fast", "median_ms"),
-            1.5,
-            True,
-            " ms",
-            note=_floor_note(_get(lat, "subshell-floor", "median_ms"), " ms"),
+        *(
+            Check(
+                f"latency: {what} warm-shell mode, median",
+                _get(lat, who, "median_ms"),
+                limit,
+                True,
+                " ms",
+                note=_floor_note(_get(lat, "subshell-floor", "median_ms"), " ms"),
+            )
+            for who, what, limit in (("sshpool-fast", "library", 1.0), ("sshpoold-rest-fast", "REST", 1.5))
         ),
         Check(
             "first command after a (re)connect / warm (library)",

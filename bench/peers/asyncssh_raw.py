@@ -76,18 +76,28 @@ class AsyncsshRaw:
 
     # ------------------------------------------------------------------ scenarios
 
+    async def _one(self, slot: Any, command: str) -> tuple[bytes, int | None]:
+        """One command on ``slot`` (here a connection): its stdout and exit status."""
+        r = await self._run(slot, command)
+        out = r.stdout if isinstance(r.stdout, bytes) else b""
+        return out, r.exit_status
+
+    def _latency_slot(self) -> Any:
+        return self.conn
+
     def latency(self, n: int, command: str = ECHO) -> dict[str, Any]:
         async def go() -> Tally:
-            assert self.conn is not None
+            slot = self._latency_slot()
+            assert slot is not None
             tally = Tally()
             for _ in range(n):
                 started = time.perf_counter()
                 try:
-                    r = await self._run(self.conn, command)
+                    out, status = await self._one(slot, command)
                 except Exception as exc:
                     tally.fail(exc)
                     continue
-                tally.check(started, r.stdout, r.exit_status, ECHO_OUT)
+                tally.check(started, out, status, ECHO_OUT)
             return tally
 
         result: Tally = self._do(go())
@@ -112,18 +122,21 @@ class AsyncsshRaw:
         result: Tally = self._do(go())
         return result.as_dict()
 
+    async def _slots(self, channels: int) -> list[list[Any]]:
+        """Per channel, what a burst may use at once: each connection once per session slot."""
+        if channels not in self.groups:
+            self.groups[channels] = [
+                list(await asyncio.gather(*(self._connect() for _ in range(CONNECTIONS)))) for _ in range(channels)
+            ]
+        return [[c for _ in range(SESSIONS) for c in conns] for conns in self.groups[channels]]
+
     def throughput(self, callers: int, channels: int, total: int) -> dict[str, Any]:
         async def go() -> dict[str, Any]:
-            if channels not in self.groups:
-                self.groups[channels] = [
-                    list(await asyncio.gather(*(self._connect() for _ in range(CONNECTIONS)))) for _ in range(channels)
-                ]
-            slots: list[asyncio.Queue[asyncssh.SSHClientConnection]] = []
-            for conns in self.groups[channels]:
-                q: asyncio.Queue[asyncssh.SSHClientConnection] = asyncio.Queue()
-                for _ in range(SESSIONS):
-                    for c in conns:
-                        q.put_nowait(c)
+            slots: list[asyncio.Queue[Any]] = []
+            for group in await self._slots(channels):
+                q: asyncio.Queue[Any] = asyncio.Queue()
+                for slot in group:
+                    q.put_nowait(slot)
                 slots.append(q)
             tally = Tally()
             left = [total]
@@ -133,17 +146,17 @@ class AsyncsshRaw:
                 q = slots[i % channels]
                 while left[0] > 0:
                     left[0] -= 1
-                    conn = await q.get()
+                    slot = await q.get()
                     try:
-                        r = await self._run(conn, ECHO)
-                        if r.exit_status == 0 and r.stdout == ECHO_OUT:
+                        out, status = await self._one(slot, ECHO)
+                        if status == 0 and out == ECHO_OUT:
                             ok[0] += 1
                         else:
-                            tally.fail(f"exit {r.exit_status}")
+                            tally.fail(f"exit {status}")
                     except Exception as exc:
                         tally.fail(exc)
                     finally:
-                        q.put_nowait(conn)
+                        q.put_nowait(slot)
 
             started = time.perf_counter()
             await asyncio.gather(*(caller(i) for i in range(callers)))

@@ -8,18 +8,12 @@ that isolates commands from each other pays. sshpool's warm-shell figures are re
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
-import time
 from typing import Any
 
 import asyncssh
 
-from ..config import Target
-from .common import ECHO, ECHO_OUT, Tally, burst_result, cipher_options
-
-SHELLS = 8  # per connection, as sshpool's session cap
-CONNECTIONS = 4
+from .asyncssh_raw import CONNECTIONS, SESSIONS, AsyncsshRaw
 
 LOOP = 'while IFS= read -r l; do eval "$l"; done'
 
@@ -65,33 +59,16 @@ class _Shell(asyncssh.SSHClientSession[bytes]):
         return await asyncio.wait_for(self.done, 600)
 
 
-class SubshellFloor:
+class SubshellFloor(AsyncsshRaw):
+    """asyncssh raw's connections and bursts, with a remote loop in place of a session per command:
+    a slot is one loop, and a channel has as many as asyncssh raw has session slots."""
+
     name = "subshell-floor"
 
-    def __init__(self, target: Target) -> None:
-        self.t = target
-        self.loop = asyncio.new_event_loop()
-        self.conns: list[asyncssh.SSHClientConnection] = []
+    def __init__(self, target: Any) -> None:
+        super().__init__(target)
         self.shell: _Shell | None = None
-        self.groups: dict[int, list[list[_Shell]]] = {}
-
-    def _do(self, coro: Any) -> Any:
-        return self.loop.run_until_complete(coro)
-
-    async def _connect(self) -> asyncssh.SSHClientConnection:
-        conn = await asyncssh.connect(
-            self.t.host,
-            port=self.t.port,
-            username=self.t.user,
-            client_keys=[self.t.key],
-            known_hosts=self.t.known_hosts,
-            agent_path=None,
-            config=[],
-            connect_timeout=15,
-            **cipher_options(),
-        )
-        self.conns.append(conn)
-        return conn
+        self.shells: dict[int, list[list[_Shell]]] = {}
 
     async def _shell(self, conn: asyncssh.SSHClientConnection) -> _Shell:
         _, shell = await conn.create_session(_Shell, LOOP, encoding=None)
@@ -101,81 +78,25 @@ class SubshellFloor:
             raise RuntimeError(f"the remote loop did not start (exit {status})")
         return shell
 
+    async def _one(self, slot: Any, command: str) -> tuple[bytes, int | None]:
+        shell: _Shell = slot
+        return await shell.run(command)
+
+    def _latency_slot(self) -> Any:
+        return self.shell
+
+    async def _slots(self, channels: int) -> list[list[Any]]:
+        if channels not in self.shells:
+            self.groups[channels] = [[await self._connect() for _ in range(CONNECTIONS)] for _ in range(channels)]
+            self.shells[channels] = [
+                [await self._shell(c) for c in conns for _ in range(SESSIONS)] for conns in self.groups[channels]
+            ]
+        return list(self.shells[channels])
+
     def setup(self) -> None:
-        async def go() -> None:
-            self.shell = await self._shell(await self._connect())
-
-        self._do(go())
-
-    def close(self) -> None:
-        async def shut() -> None:
-            for c in self.conns:
-                c.close()
-            for c in self.conns:
-                with contextlib.suppress(Exception):
-                    async with asyncio.timeout(3):
-                        await c.wait_closed()
-
-        self._do(shut())
-        self.loop.close()
-
-    def latency(self, n: int, command: str = ECHO) -> dict[str, Any]:
-        async def go() -> Tally:
-            assert self.shell is not None
-            tally = Tally()
-            for _ in range(n):
-                started = time.perf_counter()
-                try:
-                    out, status = await self.shell.run(command)
-                except Exception as exc:
-                    tally.fail(exc)
-                    continue
-                tally.check(started, out, status, ECHO_OUT)
-            return tally
-
-        result: Tally = self._do(go())
-        return result.as_dict()
-
-    def throughput(self, callers: int, channels: int, total: int) -> dict[str, Any]:
-        async def go() -> dict[str, Any]:
-            if channels not in self.groups:
-                groups = []
-                for _ in range(channels):
-                    conns = [await self._connect() for _ in range(CONNECTIONS)]
-                    groups.append([await self._shell(c) for c in conns for _ in range(SHELLS)])
-                self.groups[channels] = groups
-            slots: list[asyncio.Queue[_Shell]] = []
-            for shells in self.groups[channels]:
-                q: asyncio.Queue[_Shell] = asyncio.Queue()
-                for s in shells:
-                    q.put_nowait(s)
-                slots.append(q)
-            tally = Tally()
-            left = [total]
-            ok = [0]
-
-            async def caller(i: int) -> None:
-                q = slots[i % channels]
-                while left[0] > 0:
-                    left[0] -= 1
-                    shell = await q.get()
-                    try:
-                        out, status = await shell.run(ECHO)
-                        if status == 0 and out == ECHO_OUT:
-                            ok[0] += 1
-                        else:
-                            tally.fail(f"exit {status}")
-                    except Exception as exc:
-                        tally.fail(exc)
-                    finally:
-                        q.put_nowait(shell)
-
-            started = time.perf_counter()
-            await asyncio.gather(*(caller(i) for i in range(callers)))
-            return burst_result(time.perf_counter() - started, ok[0], tally)
-
-        result: dict[str, Any] = self._do(go())
-        return result
+        super().setup()
+        assert self.conn is not None
+        self.shell = self._do(self._shell(self.conn))
 
 
 PEERS = {"subshell-floor": SubshellFloor}
