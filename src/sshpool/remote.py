@@ -224,10 +224,9 @@ async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
     """Start ``dsn`` on the daemon unless a channel with its alias already points there."""
     client = runner.client
     try:
-        r = await client._client().post(
-            "/channels", json={"dsn": dsn.to_text(reveal_password=True), "wait": wait}, timeout=wait + 30
-        )
-        if r.status_code == 409:
+        try:
+            started = await client.start(dsn.to_text(reveal_password=True), wait=wait)
+        except AliasInUseError:
             info = await runner.info()
             same = info.get("host") == dsn.host and all(
                 info.get(k) == v for k, v in (("user", dsn.user), ("port", dsn.port)) if v is not None
@@ -237,21 +236,16 @@ async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
                     f"the daemon's channel {dsn.alias!r} points at {info.get('user')}@{info.get('host')}:"
                     f"{info.get('port')}, not at {dsn.display()}; pick another alias or stop that channel",
                     alias=dsn.alias,
-                )
+                ) from None
             return
-        if not r.is_success:
-            raise client._error(r, dsn.alias)
-        if r.status_code == 202:
+        if not started["connected"]:  # kept by the daemon, still retrying: say why, and take it back
             info = await runner.info()
             await client.stop(dsn.alias)
             raise error_from_code(
                 str(info.get("last_error_code") or "channel_unavailable"),
-                str(info.get("last_error") or r.text),
+                str(info.get("last_error") or started["message"]),
                 alias=dsn.alias,
             )
-    except httpx.HTTPError as exc:
-        await runner.aclose()
-        raise client._transport_error(exc, wait + 30) from None
     except BaseException:
         await runner.aclose()
         raise
