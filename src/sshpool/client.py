@@ -560,13 +560,39 @@ class AsyncDaemonClient:
                 if resp.status_code >= 300:
                     await resp.aread()
                     raise self._error(resp, alias)
-                async for text in resp.aiter_lines():
-                    if text.strip():
-                        doc = json.loads(text)
-                        if isinstance(doc, dict):
-                            yield doc
+                async for doc in ndjson_docs(resp.aiter_bytes()):
+                    yield doc
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, deadline, command=True) from None
+
+
+async def ndjson_docs(chunks: AsyncIterator[bytes]) -> AsyncGenerator[dict[str, Any], None]:
+    """The JSON objects of an NDJSON byte stream, split at ``\\n`` bytes only.
+
+    A JSON string may hold U+2028, U+2029 or U+0085 raw (the daemon writes them so, and that is valid
+    NDJSON), and most binary output holds such a character once decoded; ``str.splitlines`` and
+    httpx's ``aiter_lines`` break lines there too and cut the record in two. A record may span
+    many chunks; each byte is scanned once."""
+    buf = bytearray()
+    async for chunk in chunks:
+        scanned = len(buf)
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", scanned)) >= 0:
+            if doc := _record(buf[start:end]):
+                yield doc
+            start = scanned = end + 1
+        if start:
+            del buf[:start]
+    if doc := _record(buf):  # a last record with no newline after it
+        yield doc
+
+
+def _record(line: bytes | bytearray) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    doc = json.loads(line)
+    return doc if isinstance(doc, dict) else None
 
 
 def _chunk(line: dict[str, Any]) -> tuple[str, bytes]:

@@ -10,7 +10,6 @@ and file errors as the OSErrors a local file operation would raise.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -27,6 +26,7 @@ from .client import (
     _texts,
     find_daemon,
     find_token,
+    ndjson_docs,
     outcome_of,
 )
 from .connection import AsyncConnection, OutputCallback, PasswordPrompt
@@ -124,10 +124,7 @@ class DaemonRunner:
                 if not r.is_success:
                     await r.aread()
                     raise self.client._error(r, self.alias)
-                async for line in r.aiter_lines():
-                    if not line.strip():
-                        continue
-                    item = json.loads(line)
+                async for item in ndjson_docs(r.aiter_bytes()):
                     if "stream" in item:
                         stream, data = _chunk(item)
                         out[stream] += data
