@@ -1,7 +1,8 @@
 """``sshpoold``: the REST daemon. One asyncio process: uvicorn serving :func:`sshpool.api.create_app`
 over a :class:`~sshpool.pool.Pool`, channels remembered in the state dir.
 
-Startup: parse flags (flag, then ``SSHPOOL_*``, then default), load the token and the stored
+Startup: parse flags (flag, then ``SSHPOOL_*``, then default), lock the state dir (one daemon per
+state dir, see :mod:`sshpool.statelock`), load the token and the stored
 channels, merge ``--channel`` and ``--config`` into the store, start every channel without waiting,
 bind, write ``daemon.json``, tell systemd READY=1. SIGTERM/SIGINT: not ready at once, new commands
 get ``shutting_down``, running ones get the drain time, then every connection closes and the
@@ -32,6 +33,7 @@ from .clihelp import ClassicHelpFormatter
 from .defaults import HELP, HOST_KEY_POLICIES, MODES, Settings, default_state_dir
 from .dsn import DSN
 from .errors import DSNError
+from .statelock import StateDirBusy, StateLock
 
 if TYPE_CHECKING:
     from .pool import Pool
@@ -251,6 +253,14 @@ def _write_daemon_json(state_dir: Path, info: dict[str, Any]) -> Path:
     return path
 
 
+def _remove_own_daemon_json(path: Path) -> None:
+    """Remove ``daemon.json`` only while it still names this process: the file is how every client
+    finds the daemon, and deleting another daemon's would make them all say "not running"."""
+    with contextlib.suppress(OSError, ValueError):
+        if json.loads(path.read_text(encoding="utf-8")).get("pid") == os.getpid():
+            path.unlink()
+
+
 class Daemon:
     """The running daemon: pool, store, app and server, and the signal-driven lifecycle."""
 
@@ -421,8 +431,7 @@ class Daemon:
             elif not self._stopping.done():
                 await self._stopping
             if daemon_json is not None:
-                with contextlib.suppress(FileNotFoundError):
-                    daemon_json.unlink()
+                _remove_own_daemon_json(daemon_json)
             if self.args.socket:
                 with contextlib.suppress(FileNotFoundError):
                     os.unlink(self.args.socket)
@@ -491,6 +500,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.umask(0o077)
     state_dir = Path(args.state_dir).expanduser() if args.state_dir else default_state_dir()
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = StateLock(state_dir)
+    try:
+        lock.acquire()
+    except StateDirBusy as exc:
+        log.error("cannot start: %s", exc)
+        return 1
+    except OSError as exc:
+        log.error("cannot start: cannot lock the state dir %s: %s", state_dir, exc)
+        return 1
     try:
         daemon = Daemon(args, settings, state_dir)
         daemon.merge_startup_channels()
