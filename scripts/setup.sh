@@ -16,7 +16,7 @@ else
     exit 2
 fi
 
-PACKAGES="openssh-server openssh-client sudo git curl iproute2 iptables procps passwd python3 python3-venv"
+PACKAGES="openssh-server openssh-client sudo git curl iproute2 iptables procps passwd python3 python3-venv systemd"
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
