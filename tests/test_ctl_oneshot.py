@@ -154,7 +154,7 @@ def test_auth_failure_and_a_bad_token(pool: Daemon, sshd: Any) -> None:
     assert wrong.stderr.startswith("sshpoolctl: the daemon at 127.0.0.1:") and "refused the token" in wrong.stderr
 
 
-def test_no_daemon_and_too_large_input(pool: Daemon) -> None:
+def test_no_daemon_and_too_large_fanout_input(pool: Daemon) -> None:
     port = free_port()
     down = ctl(None, "--json", "status", SSHPOOL_URL=f"http://127.0.0.1:{port}")
     assert down.returncode == 255
@@ -162,7 +162,9 @@ def test_no_daemon_and_too_large_input(pool: Daemon) -> None:
     assert json.loads(down.stdout)["error"] == "daemon_unavailable"
     via_flags = ctl(None, "--port", str(port), "status")
     assert f"not running on 127.0.0.1:{port}" in via_flags.stderr
-    big = ctl(pool, "run", "--stdin", "web1", "wc -c", stdin=b"x" * (2 * 1024 * 1024))
+    one = ctl(pool, "run", "web1", "wc -c", stdin=b"x" * (2 * 1024 * 1024))  # one channel: streamed
+    assert (one.returncode, one.stdout) == (0, "2097152\n")
+    big = ctl(pool, "run", "--stdin", "web1,db1", "wc -c", stdin=b"x" * (2 * 1024 * 1024))  # fan-out: one body
     assert big.returncode == 255
     assert "larger than 1048576 bytes (--body-limit)" in big.stderr and "send less" in big.stderr
 

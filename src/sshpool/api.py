@@ -34,6 +34,7 @@ from .asgi import (
     Guard,
     NDJSONStream,
     OutputLines,
+    StreamedBody,
     error_answer,
     host_name,
     json_answer,
@@ -42,7 +43,7 @@ from .asgi import (
     wants_json,
 )
 from .audit import AuditLog
-from .bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, number, read_body
+from .bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, number, query_body, read_body
 from .defaults import UNSET, Settings
 from .dsn import DSN
 from .errors import (
@@ -362,7 +363,14 @@ class _Handlers:
         """Run a command on a channel."""
         self._refuse_while_draining()
         channel = self.pool.get(alias)
-        spec = command_spec(await read_body(request, "command", COMMAND_FIELDS))
+        watch = request.receive
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/octet-stream":  # the body is the command's stdin, streamed
+            stdin = StreamedBody(request.receive)
+            spec = replace(command_spec(query_body(list(request.query_params.multi_items()))), input=stdin)
+            watch = stdin.receive_after
+        else:
+            spec = command_spec(await read_body(request, "command", COMMAND_FIELDS))
         client = _client_key(request)
         rid = request.scope["state"].get("request_id", "")
         if "application/x-ndjson" in request.headers.get("accept", ""):
@@ -373,9 +381,9 @@ class _Handlers:
                 chunks.flush()
                 emit(result.to_dict(raw=spec.raw, output=False))
 
-            return NDJSONStream(produce, rid)
+            return NDJSONStream(produce, rid, watch)
         try:
-            result = await until_disconnect(request.receive, self._run_one(request, channel.alias, spec, client))
+            result = await until_disconnect(watch, self._run_one(request, channel.alias, spec, client))
         except Disconnected:
             log.info("client went away during request %s on %s: command cancelled", rid, channel.alias)
             self._audit(request, "run", alias=channel.alias, command=spec.command, error="client_disconnected")

@@ -229,7 +229,53 @@ def body_doc(kind: str) -> dict[str, Any]:
             "schema": {"type": "object", "required": [key], "properties": {key: {"type": "string", "minLength": 1}}}
         }
         content["text/plain"] = {"schema": {"type": "string", "minLength": 1}}
+    if kind == "command":
+        content["application/octet-stream"] = {
+            "schema": {
+                "type": "string",
+                "format": "binary",
+                "description": "the command's stdin, streamed as it arrives (any size); the command and its "
+                "options go in the query string",
+            }
+        }
+        return {"requestBody": {"required": True, "content": content}, "parameters": _streamed_params()}
     return {"requestBody": {"required": True, "content": content}}
+
+
+def _streamed_params() -> list[dict[str, Any]]:
+    """The query string of the streamed-stdin form (``Content-Type: application/octet-stream``)."""
+    only = " (with an application/octet-stream body only)"
+    props = _command_props()
+    params: list[dict[str, Any]] = [
+        {"name": "command", "in": "query", "description": "the command" + only, "schema": props["command"]},
+        {"name": "timeout", "in": "query", "description": "seconds" + only, "schema": {"type": "number"}},
+        {
+            "name": "env",
+            "in": "query",
+            "description": "NAME=VALUE, repeatable" + only,
+            "schema": {"type": "array", "items": {"type": "string", "pattern": "^[^=]+=.*$"}},
+            "style": "form",
+            "explode": True,
+        },
+    ]
+    for name in ("raw", "pty"):
+        params.append(
+            {
+                "name": name,
+                "in": "query",
+                "description": props[name]["description"] + only,
+                "schema": {"type": "boolean"},
+            }
+        )
+    params.append(
+        {
+            "name": "mode",
+            "in": "query",
+            "description": props["mode"]["description"] + only,
+            "schema": {"type": "string", "enum": ["exec", "shell"]},
+        }
+    )
+    return params
 
 
 def _command_props() -> dict[str, Any]:

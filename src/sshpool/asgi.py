@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -43,6 +43,7 @@ __all__ = [
     "Guard",
     "NDJSONStream",
     "OutputLines",
+    "StreamedBody",
     "error_answer",
     "host_name",
     "json_answer",
@@ -63,6 +64,7 @@ OPEN_PATHS = ("/healthz", "/readyz", "/docs")
 FANOUT_LIMIT = 64
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _UPLOAD = re.compile(r"^/channels/[^/]+/files$")  # PUT bodies there are files, streamed by the endpoint
+_RUN = re.compile(r"^/channels/[^/]+$")  # POST with application/octet-stream: the body is stdin, streamed
 _LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
 
 
@@ -179,6 +181,9 @@ class Guard:
             await refusal(scope, receive, send_with_id)
             return
         upload = method == "PUT" and _UPLOAD.match(scope["path"]) is not None
+        if method == "POST" and _RUN.match(scope["path"]) and _content_type(headers) == "application/octet-stream":
+            await self.app(scope, receive, send_with_id)  # stdin of any size, pulled as the command reads it
+            return
         limit = self.state.settings.file_limit if upload else self.state.settings.body_limit
         length = next((v for k, v in headers if k == b"content-length"), None)
         if length is not None and (not length.isdigit() or int(length) > limit):
@@ -295,17 +300,61 @@ async def until_disconnect(receive: Receive, work: Awaitable[T]) -> T:
     raise Disconnected
 
 
+def _content_type(headers: list[tuple[bytes, bytes]]) -> str:
+    value = next((v for k, v in headers if k == b"content-type"), b"")
+    return value.decode("latin-1").split(";")[0].strip().lower()
+
+
+class StreamedBody:
+    """A request body that is a command's stdin: chunks pulled from ``receive`` as the command reads
+    them (uvicorn stops reading the socket while we do not pull, so memory stays bounded).
+    :meth:`receive_after` is what a disconnect watcher awaits instead of ``receive``: it must not
+    take body chunks, so it waits until the body has ended (or the client went away)."""
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._ended = asyncio.Event()
+        self._gone = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                message = await self._receive()
+                if message["type"] == "http.disconnect":
+                    self._gone = True
+                    raise Disconnected
+                chunk = message.get("body", b"")
+                if chunk:
+                    yield chunk
+                if not message.get("more_body", False):
+                    return
+        finally:
+            self._ended.set()
+
+    async def receive_after(self) -> Message:
+        await self._ended.wait()
+        if self._gone:
+            return {"type": "http.disconnect"}
+        return await self._receive()
+
+
 class NDJSONStream(Response):
     """Lines of JSON as they come. ``produce(emit)`` runs while the response streams; a client
     disconnect cancels it."""
 
     media_type = "application/x-ndjson"
 
-    def __init__(self, produce: Callable[[Callable[[dict[str, Any]], None]], Awaitable[None]], rid: str) -> None:
+    def __init__(
+        self,
+        produce: Callable[[Callable[[dict[str, Any]], None]], Awaitable[None]],
+        rid: str,
+        watch: Receive | None = None,
+    ) -> None:
         super().__init__(media_type=self.media_type, headers={"Cache-Control": "no-store"})
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.produce = produce
         self.rid = rid
+        self.watch = watch  # what watches for a disconnect, when the body is still being read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
@@ -330,7 +379,7 @@ class NDJSONStream(Response):
 
         work = asyncio.ensure_future(producer())
         try:
-            await until_disconnect(receive, pump())
+            await until_disconnect(self.watch or receive, pump())
         except (Disconnected, OSError):
             log.info("client went away during request %s: command cancelled", self.rid)
         finally:

@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 import re
+from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
@@ -20,7 +21,7 @@ from fastapi import Request
 from .defaults import MODES
 from .errors import RequestError
 
-__all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "read_body"]
+__all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "query_body", "read_body"]
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -85,7 +86,7 @@ class CommandSpec:
 
     command: str
     timeout: float | None
-    input: str | bytes | None
+    input: str | bytes | AsyncIterable[bytes] | None
     env: dict[str, str] | None
     raw: bool
     pty: bool = False
@@ -93,6 +94,49 @@ class CommandSpec:
 
 
 COMMAND_FIELDS = ("timeout", "input", "input_b64", "env", "raw", "pty", "mode")
+#: The query parameters of the streamed-stdin form (the body is the stdin, so no ``input`` here).
+QUERY_FIELDS = ("command", "timeout", "env", "raw", "pty", "mode")
+
+
+def query_body(query: list[tuple[str, str]]) -> Body:
+    """The streamed-stdin form's command and options, from the query string:
+    ``?command=tar+x&timeout=600&env=LANG=C&raw=true``. Values are typed as the JSON fields are,
+    so one rule (:func:`command_spec`) checks both forms."""
+    fields: dict[str, Any] = {}
+    env: dict[str, str] = {}
+    for name, value in query:
+        if name not in QUERY_FIELDS:
+            raise RequestError(
+                f"unknown query parameter {name!r}; with a streamed stdin body the known ones are "
+                f"{', '.join(QUERY_FIELDS)} (the body is the stdin)"
+            )
+        if name == "env":
+            key, eq, val = value.partition("=")
+            if not eq:
+                raise RequestError(f"query parameter env={value!r}: give NAME=VALUE, like env=LANG=C")
+            env[key] = val
+        elif name in fields:
+            raise RequestError(f"query parameter {name!r} given twice")
+        elif name == "timeout":
+            try:
+                fields[name] = float(value) if value not in ("", "null") else None
+            except ValueError:
+                raise RequestError(f"query parameter timeout={value!r} must be a number of seconds") from None
+        elif name in ("raw", "pty"):
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise RequestError(f"query parameter {name}={value!r} must be true or false")
+            fields[name] = value.lower() in ("true", "1")
+        else:
+            fields[name] = value
+    if env:
+        fields["env"] = env
+    command = fields.pop("command", "")
+    if not command:
+        raise RequestError(
+            "the command goes in the query string with a streamed stdin body: "
+            "POST /channels/<alias>?command=... with Content-Type: application/octet-stream"
+        )
+    return Body(command, fields)
 
 
 def command_spec(body: Body) -> CommandSpec:
@@ -102,7 +146,7 @@ def command_spec(body: Body) -> CommandSpec:
     timeout = number(f, "timeout")
     if timeout == 0:
         raise RequestError("field 'timeout' must be more than 0 seconds, or null for the default")
-    stdin: str | bytes | None = f.get("input")
+    stdin: str | bytes | AsyncIterable[bytes] | None = f.get("input")
     if stdin is not None and not isinstance(stdin, str):
         raise RequestError("field 'input' must be a string (sent to the command's stdin), or null")
     if f.get("input_b64") is not None:

@@ -31,6 +31,7 @@ from .errors import (
 )
 from .execute import NotStarted, OutputBudget, OutputCallback, execute
 from .hostkeys import HostKeyTrust, KeyCapture
+from .inputs import StdinSource, stdin_of
 from .link import HandshakeLimiter, open_link
 from .result import Result
 from .shell import WarmShells, check_mode, wants_shell
@@ -212,7 +213,7 @@ class Channel:
         """The DSN's ``?mode=``, else the settings' ``mode``."""
         return self.dsn.mode or self.settings.mode
 
-    def effective_mode(self, mode: str | None, input: str | bytes | None, pty: bool) -> str:
+    def effective_mode(self, mode: str | None, input: object, pty: bool) -> str:
         """The way a command with these options runs: input and a pty always take ``exec``."""
         return "shell" if wants_shell(check_mode(mode or self.mode), input, pty) else "exec"
 
@@ -521,7 +522,7 @@ class Channel:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: float | Any | None = UNSET,
         env: dict[str, str] | None = None,
         raw: bool = False,
@@ -537,7 +538,7 @@ class Channel:
             timeout = self.settings.command_timeout
         loop = asyncio.get_running_loop()
         deadline = None if timeout is None else loop.time() + float(timeout)
-        data = input.encode() if isinstance(input, str) else input
+        data = stdin_of(input)
         use = self.effective_mode(mode, data, pty)
         task = asyncio.current_task()
         assert task is not None

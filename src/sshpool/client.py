@@ -25,6 +25,7 @@ import anyio
 import httpx
 
 from .defaults import default_state_dir
+from .duplex import open_exchange
 from .errors import (
     CommandTimeoutError,
     DaemonUnavailableError,
@@ -34,6 +35,7 @@ from .errors import (
     UnknownAliasError,
     error_from_code,
 )
+from .inputs import StdinSource, is_streamed, stdin_of
 from .result import Result
 
 __all__ = [
@@ -184,6 +186,32 @@ def _command_body(
     return body
 
 
+def _request_of(
+    command: str,
+    *,
+    input: StdinSource | None,
+    timeout: float | None,
+    env: Mapping[str, str] | None,
+    mode: str | None = None,
+    pty: bool = False,
+) -> dict[str, Any]:
+    """httpx arguments for one command: JSON, or, when stdin is a stream (a file, an iterator), the
+    streamed form: the body is stdin and the command and its options go in the query string."""
+    if not is_streamed(input):
+        data = input if isinstance(input, str) else stdin_of(input)
+        assert data is None or isinstance(data, (str, bytes))
+        return {"json": _command_body(command, input=data, timeout=timeout, env=env, mode=mode, pty=pty)}
+    params: list[tuple[str, str]] = [("command", command), ("raw", "true")]
+    if mode is not None:
+        params.append(("mode", mode))
+    if pty:
+        params.append(("pty", "true"))
+    if timeout is not None:
+        params.append(("timeout", repr(float(timeout))))
+    params += [("env", f"{k}={v}") for k, v in (env or {}).items()]
+    return {"params": params, "content": stdin_of(input), "headers": {"Content-Type": "application/octet-stream"}}
+
+
 def _http_deadline(timeout: float | None) -> float:
     return (timeout if timeout is not None else COMMAND_TIMEOUT) + MARGIN
 
@@ -235,7 +263,11 @@ class AsyncDaemonClient:
                 headers["Authorization"] = f"Bearer {self._token}"
             if self.client_id:
                 headers["X-SSHPool-Client"] = self.client_id
-            transport = httpx.AsyncHTTPTransport(uds=self.endpoint.socket) if self.endpoint.socket else None
+            # An idle connection is dropped here before sshpoold's keep-alive timeout (uvicorn's 5 s)
+            # can close it under a request: with equal timeouts a reused connection could be closed
+            # by the server as the request went out, and the command failed with a ReadError.
+            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+            transport = httpx.AsyncHTTPTransport(uds=self.endpoint.socket, limits=limits)
             self._http = httpx.AsyncClient(
                 base_url=self.endpoint.url,
                 headers=headers,
@@ -450,16 +482,24 @@ class AsyncDaemonClient:
         alias: str,
         command: str,
         *,
-        input: bytes | str | None = None,
+        input: StdinSource | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Result:
-        """Run ``command``; a command that started always comes back as a Result (check() it)."""
-        body = _command_body(command, input=input, timeout=timeout, env=env, mode=mode)
+        """Run ``command``; a command that started always comes back as a Result (check() it).
+        ``input`` may be a binary file or an iterator of bytes: it is streamed, of any size."""
+        if is_streamed(input):
+            events = self.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode)
+            async with contextlib.aclosing(events):
+                async for event in events:
+                    if isinstance(event, Result):
+                        return event
+            raise AssertionError("the stream always ends with a Result")  # pragma: no cover
+        request = _request_of(command, input=input, timeout=timeout, env=env, mode=mode)
         deadline = _http_deadline(timeout)
         try:
-            resp = await self._client().post(self._path(alias), json=body, timeout=deadline)
+            resp = await self._client().post(self._path(alias), timeout=deadline, **request)
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, deadline, command=True) from None
         if resp.status_code >= 300:
@@ -471,21 +511,26 @@ class AsyncDaemonClient:
         alias: str,
         command: str,
         *,
-        input: bytes | str | None = None,
+        input: StdinSource | None = None,
         timeout: float | None = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
+        pty: bool = False,
+        keep: bool = True,
     ) -> AsyncGenerator[tuple[str, bytes] | Result, None]:
-        """``("stdout"|"stderr", data)`` as the output arrives, then the Result (with all output).
-        Leaving the loop early (or cancelling) closes the request, and the daemon stops the command."""
-        body = _command_body(command, input=input, timeout=timeout, env=env, mode=mode)
+        """``("stdout"|"stderr", data)`` as the output arrives, then the Result (with all output,
+        or none with ``keep=False``, for output of any size). ``input`` may be a binary file or an
+        iterator of bytes: it is streamed. Leaving the loop early (or cancelling) closes the
+        request, and the daemon stops the command."""
+        request = _request_of(command, input=input, timeout=timeout, env=env, mode=mode, pty=pty)
         out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
-        lines = self._ndjson(self._path(alias), body, _http_deadline(timeout), alias)
+        lines = self._ndjson(self._path(alias), request, _http_deadline(timeout), alias)
         async with contextlib.aclosing(lines):
             async for line in lines:
                 if "stream" in line:
                     stream, data = _chunk(line)
-                    out[stream] += data
+                    if keep:
+                        out[stream] += data
                     yield stream, data
                     continue
                 outcome = outcome_of(line, alias, command)
@@ -531,7 +576,7 @@ class AsyncDaemonClient:
         each channel finishes."""
         body = {**_command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
         out: dict[tuple[str, str], bytearray] = {}
-        lines = self._ndjson("/run", body, _http_deadline(timeout), None)
+        lines = self._ndjson("/run", {"json": body}, _http_deadline(timeout), None)
         async with contextlib.aclosing(lines):
             async for line in lines:
                 if "stream" in line:
@@ -552,11 +597,15 @@ class AsyncDaemonClient:
                     raise error_from_code(str(line["error"]), str(line.get("exception") or line["error"]))
 
     async def _ndjson(
-        self, path: str, body: dict[str, Any], deadline: float, alias: str | None
+        self, path: str, request: dict[str, Any], deadline: float, alias: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
-        headers = {"Accept": "application/x-ndjson, application/problem+json"}
+        headers = {"Accept": "application/x-ndjson, application/problem+json", **request.pop("headers", {})}
+        if "content" in request:
+            async for doc in self._duplex_ndjson(path, request, headers, deadline, alias):
+                yield doc
+            return
         try:
-            async with self._client().stream("POST", path, json=body, headers=headers, timeout=deadline) as resp:
+            async with self._client().stream("POST", path, headers=headers, timeout=deadline, **request) as resp:
                 if resp.status_code >= 300:
                     await resp.aread()
                     raise self._error(resp, alias)
@@ -564,6 +613,48 @@ class AsyncDaemonClient:
                     yield doc
         except httpx.HTTPError as exc:
             raise self._transport_error(exc, deadline, command=True) from None
+
+    async def _duplex_ndjson(
+        self, path: str, request: dict[str, Any], headers: dict[str, str], deadline: float, alias: str | None
+    ) -> AsyncGenerator[dict[str, Any], None]:
+        """The streamed-stdin form: stdin goes up while the output comes down (see
+        :mod:`sshpool.duplex`); once the result is in, the upload stops, as ssh does."""
+        client = self._client()
+        target = httpx.URL(path, params=request["params"])
+        url = client.base_url.join(target)
+        fields = {k: v for k, v in client.headers.items() if k.lower() not in ("accept", "content-length")}
+        fields.update(headers)
+        try:
+            exchange = await open_exchange(
+                self.endpoint.url,
+                self.endpoint.socket,
+                url.raw_path.decode("ascii"),
+                fields,
+                request["content"],
+                connect_timeout=min(self.timeout, deadline),
+                read_timeout=deadline,
+            )
+        except (OSError, EOFError) as exc:
+            raise self._transport_error(httpx.ConnectError(str(exc)), deadline, command=True) from None
+        except TimeoutError:
+            raise self._transport_error(httpx.ReadTimeout("no answer"), deadline, command=True) from None
+        try:
+            if exchange.status >= 300:
+                content = b"".join([chunk async for chunk in exchange.body()])
+                resp = httpx.Response(
+                    exchange.status, headers=exchange.headers, content=content, request=httpx.Request("POST", url)
+                )
+                raise self._error(resp, alias)
+            async for doc in ndjson_docs(exchange.body()):
+                yield doc
+                if "stream" not in doc:
+                    return  # the result: nothing more to send or read
+        except TimeoutError:
+            raise self._transport_error(httpx.ReadTimeout("no answer"), deadline, command=True) from None
+        except (OSError, EOFError) as exc:
+            raise self._transport_error(httpx.ReadError(str(exc)), deadline, command=True) from None
+        finally:
+            await exchange.aclose()
 
 
 async def ndjson_docs(chunks: AsyncIterator[bytes]) -> AsyncGenerator[dict[str, Any], None]:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 from .commands import apt_install, in_directory, join_path, pip_install, ps_command
 from .defaults import UNSET
 from .errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
+from .inputs import StdinSource, is_streamed
 from .opscommands import (
     TOP_COMMAND,
     git_clone,
@@ -67,7 +68,7 @@ class Runner(Protocol):
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -140,7 +141,7 @@ class AliasRunner:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -195,7 +196,7 @@ class AsyncConnection:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -205,7 +206,11 @@ class AsyncConnection:
     ) -> Result:
         """Run ``command`` in ``cwd``. ``env`` is exported in the command text (visible in ``ps``:
         not for secrets). ``retry=N`` re-runs an *idempotent* command up to N times when its link
-        was lost or the channel was unavailable; without it nothing is ever run twice."""
+        was lost or the channel was unavailable; without it nothing is ever run twice. ``input``
+        may be a binary file or an iterator of bytes, streamed at any size: a stream is read once,
+        so it cannot go with ``retry``."""
+        if retry and is_streamed(input):
+            raise ValueError("retry= needs input that can be sent again: bytes or str, not a file or an iterator")
         full = in_directory(self.cwd, command)
         callback = on_output
         if self.interactive:
@@ -250,7 +255,7 @@ class AsyncConnection:
         *,
         check_stderr: bool = True,
         timeout: Any = UNSET,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         retry: int = 0,
@@ -273,7 +278,7 @@ class AsyncConnection:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
     ) -> OutputStream:
@@ -281,7 +286,7 @@ class AsyncConnection:
         return OutputStream(lambda cb: self.run(command, input=input, timeout=timeout, env=env, on_output=cb))
 
     async def exec_command(
-        self, command: str, *, input: str | bytes | None = None, timeout: Any = UNSET
+        self, command: str, *, input: StdinSource | None = None, timeout: Any = UNSET
     ) -> tuple[io.BytesIO, OutputFile, OutputFile]:
         """The classic ``(stdin, stdout, stderr)``; here the command runs at once with ``input``
         (the sync Connection's version sends what is written to stdin)."""

@@ -31,6 +31,7 @@ from .ctlformat import (
     result_note,
     status_lines,
 )
+from .ctlinput import stdin_stream
 from .ctlrun import Sink, is_fanout, ordered, run_fanout, run_one, selection
 from .ctlshell import Shell
 from .defaults import MODES
@@ -71,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub("run", "run a command on a channel, or on many: '*', 'web*' or web1,db1")
     run.add_argument("--timeout", type=_seconds, help="seconds the command may run (default: the daemon's)")
-    run.add_argument("--stdin", action="store_true", help="send this process's stdin to the command")
+    feed = run.add_mutually_exclusive_group()
+    feed.add_argument(
+        "--stdin",
+        action="store_true",
+        help="send this process's stdin to the command even from a terminal (a pipe or a file is sent anyway)",
+    )
+    feed.add_argument("-n", dest="no_stdin", action="store_true", help="send no stdin, as ssh -n")
     run.add_argument(
         "--mode",
         choices=MODES,
@@ -163,8 +170,8 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     if not command.strip():
         _say("usage: sshpoolctl run ALIAS COMMAND...   e.g. sshpoolctl run web1 uptime")
         return EXIT_ERROR
-    stdin = sys.stdin.buffer.read() if args.stdin else None
     if is_fanout(args.alias):
+        stdin = sys.stdin.buffer.read() if args.stdin else None
         if args.json:
             outcomes = await client.run_many(
                 command, selection(args.alias), timeout=args.timeout, input=stdin, mode=args.mode
@@ -176,11 +183,14 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
                 client, args.alias, command, sink, timeout=args.timeout, input=stdin, mode=args.mode
             )
         return fanout_status(outcomes)
+    streamed = None if args.no_stdin else stdin_stream(force=args.stdin)
     if args.json:
-        result = await client.run(args.alias, command, timeout=args.timeout, input=stdin, mode=args.mode)
+        result = await client.run(args.alias, command, timeout=args.timeout, input=streamed, mode=args.mode)
         _emit_json(_result_doc(result))
     else:
-        result = await run_one(client, args.alias, command, Sink(), timeout=args.timeout, input=stdin, mode=args.mode)
+        result = await run_one(
+            client, args.alias, command, Sink(), timeout=args.timeout, input=streamed, mode=args.mode
+        )
         if result.error is not None or result.signal:
             _say(result_note(result) or result.describe())
     return exit_status(result)

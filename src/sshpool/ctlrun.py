@@ -12,6 +12,7 @@ from typing import BinaryIO, TextIO
 
 from .client import AsyncDaemonClient, Done, Output
 from .errors import SSHPoolError, UnknownAliasError
+from .inputs import StdinSource
 from .result import Result
 
 __all__ = ["Sink", "is_fanout", "run_fanout", "run_one", "selection"]
@@ -39,10 +40,14 @@ class Sink:
     progress: bool = False
     notes: TextIO = field(default_factory=lambda: sys.stderr)
     _status_shown: bool = False
+    #: The last byte written to ``out``: a note after output that ends mid-line starts a line first.
+    last_out: bytes = b""
 
     def write(self, stream: str, data: bytes) -> None:
         self.clear_progress()
         target = self.err if stream == "stderr" else self.out
+        if target is self.out and data:
+            self.last_out = data[-1:]
         target.write(data)
         target.flush()
 
@@ -71,11 +76,12 @@ async def run_one(
     sink: Sink,
     *,
     timeout: float | None = None,
-    input: bytes | None = None,
+    input: StdinSource | None = None,
     mode: str | None = None,
 ) -> Result:
-    """Stream one command's output as it arrives; the Result comes last."""
-    events = client.stream(alias, command, timeout=timeout, input=input, mode=mode)
+    """Stream one command's output as it arrives, keeping none of it (output of any size); the Result
+    comes last."""
+    events = client.stream(alias, command, timeout=timeout, input=input, mode=mode, keep=False)
     async with contextlib.aclosing(events):
         async for event in events:
             if isinstance(event, Result):

@@ -226,7 +226,7 @@ class Shell(cmd.Cmd):
             result = await run_one(self.client, target, command, sink)
             note = result_note(result)
             if note:
-                if (result.stdout_bytes or b"")[-1:] not in (b"", b"\n") and sink.out.isatty():
+                if sink.last_out not in (b"", b"\n") and sink.out.isatty():
                     sink.write("stdout", b"\n")
                 sink.note(note)
             return exit_status(result)

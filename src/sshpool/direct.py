@@ -22,6 +22,7 @@ from .connection import AsyncConnection, OutputCallback, PasswordPrompt
 from .defaults import UNSET, Settings
 from .dsn import DSN
 from .errors import AuthenticationError, ChannelUnavailableError, error_from_code
+from .inputs import StdinSource
 from .pool import Pool
 from .result import Result
 
@@ -86,7 +87,7 @@ class DirectRunner:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import asyncssh
 
 from .commands import kill_marked, with_env, with_marker
+from .inputs import Stdin
 from .result import Result
 
 __all__ = ["NotStarted", "OutputBudget", "OutputCallback", "execute"]
@@ -147,7 +148,7 @@ async def execute(
     conn: asyncssh.SSHClientConnection,
     command: str,
     *,
-    input: bytes | None = None,
+    input: Stdin | None = None,
     deadline: float | None = None,
     env: dict[str, str] | None = None,
     output_limit: int,
@@ -174,14 +175,19 @@ async def execute(
     lost: str | None = None
 
     async def body() -> None:
-        tasks = [
-            _drain(proc.stdout, out, "stdout", on_output),
-            _drain(proc.stderr, err, "stderr", on_output),
-        ]
-        if input is not None:
-            tasks.append(_feed(proc, input))
-        await asyncio.gather(*tasks)
-        await proc.wait_closed()
+        # stdin is fed beside the output and given up once the command has ended: a command that
+        # never reads it (``uptime`` with an idle pipe for stdin) ends as it does under ssh.
+        feeder = None if input is None else asyncio.ensure_future(_feed(proc, input))
+        try:
+            await asyncio.gather(
+                _drain(proc.stdout, out, "stdout", on_output),
+                _drain(proc.stderr, err, "stderr", on_output),
+            )
+            await proc.wait_closed()
+        finally:
+            if feeder is not None and not feeder.done():
+                feeder.cancel()
+                await asyncio.wait([feeder])
 
     def stop_in_background() -> None:
         task = loop.create_task(stop_remote(conn, proc, marker, unstopped))
@@ -256,10 +262,27 @@ def lost_during(host: str, why: str) -> str:
     )
 
 
-async def _feed(proc: asyncssh.SSHClientProcess[bytes], data: bytes) -> None:
+async def _feed(proc: asyncssh.SSHClientProcess[bytes], data: Stdin) -> None:
+    """Write stdin as the SSH window allows (``drain`` after each chunk), then EOF. A stream is
+    pulled one chunk at a time, so memory stays at a chunk whatever its size."""
     try:
-        proc.stdin.write(data)
-        await proc.stdin.drain()
+        if isinstance(data, bytes):
+            proc.stdin.write(data)
+            await proc.stdin.drain()
+        else:
+            try:
+                async for chunk in data:
+                    proc.stdin.write(chunk)
+                    await proc.stdin.drain()
+            except (BrokenPipeError, ConnectionError, asyncssh.Error):
+                raise
+            except Exception as exc:  # the source failed (a file error, a client gone): EOF, and say so
+                log.warning("stdin source failed after part of its data: %s", exc)
+            finally:
+                aclose = getattr(data, "aclose", None)
+                if aclose is not None:
+                    with contextlib.suppress(Exception):
+                        await aclose()
         proc.stdin.write_eof()
     except (BrokenPipeError, ConnectionError, asyncssh.Error):
         pass  # the command exited without reading all of its input: its exit status tells

@@ -10,6 +10,7 @@ and file errors as the OSErrors a local file operation would raise.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import replace
@@ -33,6 +34,7 @@ from .connection import AsyncConnection, OutputCallback, PasswordPrompt
 from .defaults import UNSET, Settings
 from .dsn import DSN
 from .errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
+from .inputs import StdinSource, is_streamed
 from .result import Result
 
 __all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
@@ -88,7 +90,7 @@ class DaemonRunner:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -97,6 +99,10 @@ class DaemonRunner:
         if timeout is UNSET:
             timeout = self.command_timeout
         seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
+        if is_streamed(input):
+            return await self._stream_input(command, input, seconds, env, pty, on_output)
+        assert input is None or isinstance(input, (str, bytes, bytearray, memoryview))
+        input = bytes(input) if isinstance(input, (bytearray, memoryview)) else input
         body = _command_body(command, input=input, timeout=seconds, env=env, pty=pty)
         # The daemon stops the command at its deadline and answers; the margin covers the answer.
         http_timeout = httpx.Timeout(_http_deadline(seconds or Settings.command_timeout), connect=10.0)
@@ -111,6 +117,27 @@ class DaemonRunner:
                 raise self.client._error(r, self.alias)
             return Result.from_dict(r.json(), alias=self.alias, command=command)
         return await self._stream(command, body, http_timeout, on_output)
+
+    async def _stream_input(
+        self,
+        command: str,
+        input: StdinSource | None,
+        seconds: float | None,
+        env: Mapping[str, str] | None,
+        pty: bool,
+        on_output: OutputCallback | None,
+    ) -> Result:
+        """stdin from a file or an iterator goes as the request body, streamed both ways."""
+        events = self.client.stream(
+            self.alias, command, input=input, timeout=seconds, env=dict(env) if env else None, pty=pty
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Result):
+                    return event
+                if on_output is not None:
+                    on_output(*event)
+        raise AssertionError("the stream always ends with a Result")  # pragma: no cover
 
     async def _stream(
         self, command: str, body: dict[str, Any], http_timeout: httpx.Timeout, on_output: OutputCallback

@@ -40,7 +40,7 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def wants_shell(mode: str, input: str | bytes | None, pty: bool) -> bool:
+def wants_shell(mode: str, input: object, pty: bool) -> bool:
     """Commands with input or a pty always take the ``exec`` path: a warm shell gives ``/dev/null``."""
     return mode == "shell" and input is None and not pty
 
@@ -366,7 +366,7 @@ class WarmShells:
         conn: asyncssh.SSHClientConnection,
         command: str,
         *,
-        input: bytes | None = None,
+        input: object = None,
         deadline: float | None = None,
         env: dict[str, str] | None = None,
         output_limit: int,

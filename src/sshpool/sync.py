@@ -23,6 +23,7 @@ from anyio.from_thread import BlockingPortal
 from .connection import AsFrame, AsyncConnection, OutputCallback, OutputFile, PasswordPrompt
 from .defaults import UNSET
 from .direct import open_connection
+from .inputs import StdinSource
 from .result import Result
 
 if TYPE_CHECKING:
@@ -177,7 +178,7 @@ class Connection:
         self,
         command: str,
         *,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         timeout: Any = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -197,7 +198,7 @@ class Connection:
         *,
         check_stderr: bool = True,
         timeout: Any = UNSET,
-        input: str | bytes | None = None,
+        input: StdinSource | None = None,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         retry: int = 0,
