@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from hashlib import sha256
 from pathlib import Path
@@ -264,3 +265,29 @@ def test_put_and_get_say_what_is_missing(pool: Daemon, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists()
     unknown = ctl(pool, "get", "nosuch", "file.txt", str(tmp_path / "y"))
     assert unknown.returncode == 255 and "unknown alias 'nosuch'" in unknown.stderr
+
+
+def test_a_reader_that_goes_away_ends_sshpoolctl_quietly_and_stops_the_command(pool: Daemon) -> None:
+    """``sshpoolctl run web1 'tar c /' | head``: no traceback, and nothing left running remotely."""
+    mark = f"sshpool-pipe-{free_port()}"
+    ctl_proc = subprocess.Popen(
+        [CTL, "run", "-n", "web1", f"seq 1 100000000; sleep 60 # {mark}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env_for(pool),
+    )
+    assert ctl_proc.stdout is not None and ctl_proc.stderr is not None
+    assert ctl_proc.stdout.readline() == b"1\n"
+    ctl_proc.stdout.close()  # what head does once it has its lines
+    err = ctl_proc.stderr.read().decode()
+    ctl_proc.stderr.close()
+    assert ctl_proc.wait(30) == 255
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    deadline = time.monotonic() + 15
+    left = "?"
+    while time.monotonic() < deadline:
+        left = pool.run("web1", f"pgrep -f '[{mark[0]}]{mark[1:]}' || echo none")["stdout"]
+        if left == "none\n":
+            break
+        time.sleep(0.2)
+    assert left == "none\n", "the remote command kept running after its reader went away"
