@@ -151,3 +151,24 @@ def test_tls_serves_https_and_says_so(tmp_path: Path, ssh_home: Any) -> None:
         assert f" * Running on {d.url}" in d.log_text()
     finally:
         d.stop()
+
+
+def test_an_empty_token_file_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    token = tmp_path / "token.secret"
+    token.write_text("\n")
+    out = sshpoold("--state-dir", str(tmp_path / "state"), "--port", str(free_port()), "--token-file", str(token))
+    assert out.returncode == 1, out.stderr
+    assert f"--token-file {token} is empty: write a token into it" in out.stderr
+    assert token.read_text() == "\n", "the admin's token file was overwritten"
+
+
+def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path, ssh_home: Any) -> None:
+    token = tmp_path / "token.secret"
+    token.write_text("s3cret-token-value\n")
+    token.chmod(0o644)
+    d = start_daemon(tmp_path / "state", "--token-file", str(token))
+    try:
+        assert f"warning: the token file {token} may be read by other users: chmod 600 {token}" in d.log_text()
+        assert "s3cret-token-value" not in d.log_text()
+    finally:
+        d.stop()
