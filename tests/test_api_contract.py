@@ -398,6 +398,25 @@ async def test_metrics_parse_and_carry_no_user_input(api: Api, web: str) -> None
     assert "secret-word" not in text
 
 
+async def test_metrics_name_each_channel_so_one_down_channel_can_be_an_alert(api: Api, web: str) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    await api.client.post("/channels/web", content="exit 4")
+    text = (await api.client.get("/metrics")).text
+    families = {f.name: f for f in text_string_to_metric_families(text)}
+    assert {s.labels["alias"]: s.value for s in families["sshpool_channel_up"].samples}["web"] == 1.0
+    states = {(s.labels["alias"], s.labels["state"]): s.value for s in families["sshpool_channel_state"].samples}
+    assert states[("web", "up")] == 1.0
+    outcomes = {
+        (s.labels["alias"], s.labels["outcome"]): s.value
+        for s in families["sshpool_channel_commands"].samples
+        if s.name.endswith("_total")
+    }
+    assert outcomes[("web", "exit_nonzero")] >= 1.0
+    assert "sshpool_channel_reconnects" in families and "sshpool_channel_commands_running" in families
+    assert "_created" not in text, "the _created twins double the series"
+
+
 async def test_audit_lines_say_who_ran_what_but_not_the_output(api: Api, sshd: Any, test_user: Any) -> None:
     await api.client.post("/channels", data={"dsn": dsn("au", sshd, test_user, "hush+hush")})
     r = await api.client.post(

@@ -416,7 +416,7 @@ class _Handlers:
                     mode=spec.mode,
                 )
             except SSHPoolError as exc:
-                self.metrics.refused(exc.code)
+                self.metrics.refused(exc.code, alias)
                 self._audit(
                     request,
                     "run",
@@ -428,7 +428,7 @@ class _Handlers:
                 raise
         if result.error == "channel_stopped" and self.state.draining:
             result = replace(result, exception="sshpoold is shutting down: the command was signalled before it ended")
-        self.metrics.observe(result, time.monotonic() - started, mode)
+        self.metrics.observe(result, time.monotonic() - started, mode, alias)
         self._audit(
             request,
             "run",
