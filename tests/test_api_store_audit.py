@@ -48,3 +48,20 @@ def test_the_audit_log_rotates_and_stays_private(tmp_path: Path) -> None:
     last = [json.loads(x) for x in (tmp_path / "audit.log").read_text().splitlines()][-1]
     assert last["command"] == "echo 19" and last["event"] == "run" and last["time"].endswith("+00:00")
     assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in tmp_path.iterdir())
+
+
+def test_the_audit_log_follows_logrotate_moving_it_away(tmp_path: Path) -> None:
+    log = AuditLog(tmp_path / "audit.log")
+    log.write("run", command="before")
+    (tmp_path / "audit.log").rename(tmp_path / "audit.log-20261203")
+    log.write("run", command="after the move")
+    (tmp_path / "audit.log").unlink()
+    log.write("run", command="after a removal")
+    log.reopen()  # what SIGHUP does
+    log.write("run", command="after reopen")
+    log.close()
+    moved = [json.loads(x)["command"] for x in (tmp_path / "audit.log-20261203").read_text().splitlines()]
+    current = [json.loads(x)["command"] for x in (tmp_path / "audit.log").read_text().splitlines()]
+    assert moved == ["before"]
+    assert current == ["after a removal", "after reopen"]
+    assert stat.S_IMODE((tmp_path / "audit.log").stat().st_mode) == 0o600

@@ -172,3 +172,27 @@ def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path, ssh_home: 
         assert "s3cret-token-value" not in d.log_text()
     finally:
         d.stop()
+
+
+def test_sighup_reopens_the_audit_log_for_logrotate(tmp_path: Path, ssh_home: Any) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    d = start_daemon(tmp_path)
+    try:
+        audit = d.state_dir / "audit.log"
+        assert d.post("channels", content=f"one://127.0.0.1:{free_port()}").status_code == 202
+        audit.rename(d.state_dir / "audit.log.rotated")
+        audit.write_text("")  # logrotate's create
+        audit.chmod(0o600)
+        os.kill(d.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reloaded" not in d.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert d.post("channels", content=f"two://127.0.0.1:{free_port()}").status_code == 202
+        aliases = [json.loads(x).get("alias") for x in audit.read_text().splitlines()]
+        assert aliases == ["two"]
+    finally:
+        d.stop()

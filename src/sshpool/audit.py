@@ -18,7 +18,11 @@ __all__ = ["AuditLog"]
 
 
 class AuditLog:
-    """Append-only JSON lines; at ``max_bytes`` the file moves to ``.1`` (up to ``backups`` kept)."""
+    """Append-only JSON lines; at ``max_bytes`` the file moves to ``.1`` (up to ``backups`` kept).
+
+    An outside rotation (logrotate moving or removing the file) is noticed at the next line, as
+    logging's WatchedFileHandler does, and :meth:`reopen` (SIGHUP) does it at once, so lines never
+    go on into a file that was moved away."""
 
     def __init__(self, path: Path | str, *, max_bytes: int = 10 * 1024 * 1024, backups: int = 5) -> None:
         self.path = Path(path)
@@ -50,9 +54,27 @@ class AuditLog:
         record.update(fields)
         line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
         with self._lock:
-            if os.fstat(self._fd).st_size + len(line) > self.max_bytes:
+            st = os.fstat(self._fd)
+            if self._moved(st):
+                os.close(self._fd)
+                self._fd = self._open()
+                st = os.fstat(self._fd)
+            if st.st_size + len(line) > self.max_bytes:
                 self._rotate()
             os.write(self._fd, line)
+
+    def _moved(self, st: os.stat_result) -> bool:
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            return True
+        return (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+
+    def reopen(self) -> None:
+        """Open the path again (logrotate's ``postrotate``: ``kill -HUP``)."""
+        with self._lock:
+            os.close(self._fd)
+            self._fd = self._open()
 
     def close(self) -> None:
         with self._lock:

@@ -368,6 +368,7 @@ class Daemon:
 
     async def reload(self) -> None:
         """SIGHUP: the token file and ``--config`` again; changed DSNs are updated in place."""
+        self.audit.reopen()
         try:
             token = load_token(self.state_dir, self.args.token_file)
             self.api.token = token
