@@ -291,3 +291,33 @@ def test_a_reader_that_goes_away_ends_sshpoolctl_quietly_and_stops_the_command(p
             break
         time.sleep(0.2)
     assert left == "none\n", "the remote command kept running after its reader went away"
+
+
+def test_status_check_exits_1_naming_the_channels_that_are_not_up(pool: Daemon) -> None:
+    assert ctl(pool, "status", "--check").returncode == 0
+    assert ctl(pool, "start", f"gone1://127.0.0.1:{free_port()}").returncode == 255  # added, not connected
+    try:
+        r = ctl(pool, "status", "--check")
+        assert r.returncode == 1
+        assert r.stderr.startswith("sshpoolctl: not up: gone1 (") or r.stderr.startswith("not up: gone1 ("), r.stderr
+        assert ctl(pool, "status", "--check", "web1").returncode == 0
+    finally:
+        ctl(pool, "stop", "gone1")
+
+
+def test_run_wait_waits_for_a_reconnecting_channel(pool: Daemon, sshd: Any, ssh_home: Any, test_user: Any) -> None:
+    import threading
+
+    with proxy_for(sshd, ssh_home) as proxy:
+        assert ctl(pool, "start", f"flaky2://{test_user.name}@127.0.0.1:{proxy.port}").returncode == 0
+        try:
+            proxy.stall(True)
+            proxy.reset_all()  # down, and every reconnect hangs until the stall ends
+            pool.wait_state("flaky2", "reconnecting", timeout=15)
+            assert ctl(pool, "run", "flaky2", "echo", "ok").returncode == 255  # no --wait: fails at once
+            threading.Timer(2.0, proxy.stall, args=(False,)).start()
+            r = ctl(pool, "run", "--wait", "30", "flaky2", "echo", "ok")
+            assert (r.returncode, r.stdout) == (0, "ok\n"), r.stderr
+        finally:
+            proxy.stall(False)
+            ctl(pool, "stop", "flaky2")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fnmatch
 import json
 import os
 import sys
@@ -30,6 +31,7 @@ from .ctlformat import (
     fanout_status,
     fingerprint_in,
     result_note,
+    shown_state,
     status_lines,
 )
 from .ctlinput import stdin_stream
@@ -85,6 +87,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=MODES,
         help="exec: a session per command; shell: a warm shell (default: the channel's)",
     )
+    run.add_argument(
+        "--wait",
+        type=_seconds,
+        metavar="SECONDS",
+        help="wait up to SECONDS for a channel that is (re)connecting instead of failing at once",
+    )
     run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command; everything after the alias")
 
@@ -93,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     status.add_argument("--interval", type=_seconds, default=2.0, help="seconds between refreshes (default: 2)")
     status.add_argument("--count", type=int, help="stop after this many refreshes")
+    status.add_argument(
+        "--check", action="store_true", help="exit 1, naming them on stderr, when a channel listed is not up"
+    )
 
     start = sub("start", "add a channel from a DSN alias://user:pass@host:port")
     start.add_argument("--wait", type=_seconds, help="seconds to wait for the first connect (default: the daemon's)")
@@ -171,6 +182,8 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     if not command.strip():
         _say("usage: sshpoolctl run ALIAS COMMAND...   e.g. sshpoolctl run web1 uptime")
         return EXIT_ERROR
+    if args.wait:
+        await _wait_up(client, args.alias, args.wait)
     if is_fanout(args.alias):
         stdin = sys.stdin.buffer.read() if args.stdin else None
         if args.json:
@@ -219,8 +232,38 @@ async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> in
         sys.stdout.flush()
         shown += 1
         if not args.watch or (args.count is not None and shown >= args.count):
-            return 0
+            return _checked(channels) if args.check else 0
         await asyncio.sleep(args.interval)
+
+
+def _not_up(channels: dict[str, Any]) -> dict[str, str]:
+    return {a: str(info.get("state")) for a, info in channels.items() if info.get("state") != "up"}
+
+
+def _checked(channels: dict[str, Any]) -> int:
+    """``status --check`` for monitoring: 0 when every channel listed is up, else 1 and the others."""
+    down = _not_up(channels)
+    if down:
+        _say("not up: " + ", ".join(f"{a} ({shown_state(state)})" for a, state in sorted(down.items())))
+        return 1
+    return 0
+
+
+async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> None:
+    """Until every channel ``target`` names is up, or ``seconds`` pass; then the command is sent
+    as usual (a channel still down answers with its own error). Nothing runs twice: the command
+    has not been sent yet."""
+    deadline = time.monotonic() + seconds
+    chosen = selection(target)
+    while True:
+        known = await client.channels()
+        if isinstance(chosen, str):
+            picked = {a: i for a, i in known.items() if fnmatch.fnmatchcase(a.casefold(), chosen.casefold())}
+        else:
+            picked = {a: known[a] for a in chosen if a in known}
+        if not _not_up(picked) or time.monotonic() >= deadline:
+            return
+        await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 
 async def verb_start(client: AsyncDaemonClient, args: argparse.Namespace) -> int:

@@ -36,7 +36,8 @@ _sshpoolctl() {
     case "$sub" in
         run|stop|status)
             if [[ "$cur" == -* ]]; then
-                COMPREPLY=($(compgen -W "--json --timeout --watch --interval --count --stdin --mode" -- "$cur"))
+                local opts="--json --timeout --wait --watch --interval --count --check --stdin -n --mode"
+                COMPREPLY=($(compgen -W "$opts" -- "$cur"))
             elif ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
             fi ;;
