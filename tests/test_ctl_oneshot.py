@@ -111,10 +111,15 @@ def test_status_is_sorted_aligned_and_json(pool: Daemon, test_user: Any, sshd: A
 def test_start_and_stop(pool: Daemon, test_user: Any, sshd: Any) -> None:
     dsn = f"app1://{test_user.name}@{sshd.host}:{sshd.port}"
     assert (ctl(pool, "start", dsn).stdout, ctl(pool, "run", "app1", "echo up").stdout) == ("OK\n", "up\n")
-    again = ctl(pool, "start", dsn)
-    assert (again.returncode, again.stderr) == (
+    again = ctl(pool, "start", dsn)  # the same DSN again: nothing changes, and it says so as a start would
+    assert (again.returncode, again.stdout) == (0, "OK\n")
+    other = f"app1://{test_user.name}:pw@{sshd.host}:{sshd.port}"
+    taken = ctl(pool, "start", other)
+    assert (taken.returncode, taken.stderr) == (
         255,
-        "sshpoolctl: alias 'app1' is already in use; stop it first or pick another alias\n",
+        f"sshpoolctl: alias 'app1' is already in use by {dsn}, not app1://{test_user.name}:****@{sshd.host}:"
+        f"{sshd.port}; PATCH /channels/<alias> (sshpoolctl update) changes its DSN, or stop it first, "
+        "or pick another alias\n",
     )
     bad = ctl(pool, "start", "oops://u@127.0.0.1:0")
     assert bad.returncode == 255 and "invalid port 0" in bad.stderr and "alias://user:pass@host:port" in bad.stderr
@@ -124,7 +129,7 @@ def test_start_and_stop(pool: Daemon, test_user: Any, sshd: Any) -> None:
     assert gone.returncode == 255
     assert gone.stderr.startswith("sshpoolctl: unknown alias 'app1'; known channels: db1, web1 — ")
     dead = ctl(pool, "--json", "start", "--wait", "1", "dead1://nobody@127.0.0.1:1")
-    assert dead.returncode == 255 and json.loads(dead.stdout)["connected"] is False
+    assert dead.returncode == 0 and json.loads(dead.stdout)["connected"] is False  # kept: the start worked
     assert "reconnecting" in ctl(pool, "status", "dead1").stdout
 
 
@@ -295,7 +300,8 @@ def test_a_reader_that_goes_away_ends_sshpoolctl_quietly_and_stops_the_command(p
 
 def test_status_check_exits_1_naming_the_channels_that_are_not_up(pool: Daemon) -> None:
     assert ctl(pool, "status", "--check").returncode == 0
-    assert ctl(pool, "start", f"gone1://127.0.0.1:{free_port()}").returncode == 255  # added, not connected
+    added = ctl(pool, "start", f"gone1://127.0.0.1:{free_port()}")
+    assert added.returncode == 0 and added.stderr.startswith("sshpoolctl: warning: added; not connected: ")
     try:
         r = ctl(pool, "status", "--check")
         assert r.returncode == 1
@@ -321,3 +327,19 @@ def test_run_wait_waits_for_a_reconnecting_channel(pool: Daemon, sshd: Any, ssh_
         finally:
             proxy.stall(False)
             ctl(pool, "stop", "flaky2")
+
+
+def test_update_changes_a_channels_dsn_in_place(pool: Daemon, test_user: Any, sshd: Any) -> None:
+    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
+    assert ctl(pool, "start", f"app2://{where}").returncode == 0
+    try:
+        moved = ctl(pool, "update", "app2", f"app2://{test_user.name}@{sshd.host}:{free_port()}")
+        assert moved.returncode == 0 and moved.stderr.startswith("sshpoolctl: warning: added; not connected: ")
+        back = ctl(pool, "update", "app2", f"app2://{where}?mode=shell")
+        assert (back.returncode, back.stdout) == (0, "OK\n")
+        info = json.loads(ctl(pool, "--json", "status", "app2").stdout)
+        assert (info["port"], info["mode"]) == (sshd.port, "shell")
+        renamed = ctl(pool, "update", "app2", f"other://{where}")
+        assert renamed.returncode == 255 and "PATCH cannot rename a channel" in renamed.stderr
+    finally:
+        ctl(pool, "stop", "app2")

@@ -228,8 +228,10 @@ def test_errors_say_what_is_wrong_and_what_to_do(pool: Daemon, tmp_path: Path, t
     assert say(child, "start x://u@127.0.0.1:99999") == [
         "error: invalid port 99999: the port must be a number from 1 to 65535 — the form is alias://user:pass@host:port"
     ]
-    assert say(child, f"start WEB1://{test_user.name}@{sshd.host}:{sshd.port}") == [
-        "error: alias 'WEB1' is already in use; stop it first or pick another alias"
+    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
+    assert say(child, f"start WEB1://{where}") == [
+        f"error: alias 'web1' is already in use by web1://{where}, not WEB1://{where}; PATCH /channels/<alias> "
+        "(sshpoolctl update) changes its DSN, or stop it first, or pick another alias"
     ]
     assert say(child, "stop nope")[0].startswith("error: unknown alias 'nope'")
     assert say(child, "frobnicate") == [

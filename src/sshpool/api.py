@@ -266,8 +266,17 @@ class _Handlers:
         wait = number(body.fields, "wait")
         dsn = DSN.parse(body.text)
         if dsn.alias in self.pool:
+            existing = self.pool.get(dsn.alias)
+            if existing.dsn.to_text(reveal_password=True) == dsn.to_text(reveal_password=True):
+                # The same DSN again (a script that starts what it needs, a retried request):
+                # nothing changes, and the answer is the one a first start would give now.
+                info = existing.info()
+                return self._started(dsn.alias, info.state, info.last_error)
             raise AliasInUseError(
-                f"alias {dsn.alias!r} is already in use; stop it first or pick another alias", alias=dsn.alias
+                f"alias {existing.alias!r} is already in use by {existing.dsn.to_text()}, not {dsn.to_text()}; "
+                "PATCH /channels/<alias> (sshpoolctl update) changes its DSN, or stop it first, "
+                "or pick another alias",
+                alias=dsn.alias,
             )
         await self._check_allowed(dsn)
         info = await self.pool.start(dsn, wait=UNSET if "wait" not in body.fields else wait)

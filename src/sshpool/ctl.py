@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     start.add_argument("--wait", type=_seconds, help="seconds to wait for the first connect (default: the daemon's)")
     start.add_argument("dsn")
 
+    update = sub("update", "change a channel's DSN (a new password, port or user), keeping its alias")
+    update.add_argument("alias")
+    update.add_argument("dsn")
+
     stop = sub("stop", "stop a channel")
     stop.add_argument("alias")
 
@@ -270,11 +274,38 @@ async def verb_start(client: AsyncDaemonClient, args: argparse.Namespace) -> int
     answer = await client.start(args.dsn, wait=args.wait)
     if args.json:
         _emit_json(answer)
-    elif answer["connected"]:
-        print(answer["message"])
-    else:
-        _say(answer["message"])
-    return 0 if answer["connected"] else EXIT_ERROR
+    return await _started(client, answer, json_out=args.json)
+
+
+#: Reasons a retry cannot cure: the user must act, so start says so with status 255.
+_NEEDS_YOU = frozenset({"auth_failed", "host_key_unknown", "host_key_changed"})
+
+
+async def _started(client: AsyncDaemonClient, answer: dict[str, Any], *, json_out: bool = False) -> int:
+    """0 when the channel is up, or kept and retried for a reason that may pass (a refused or
+    timed-out connect: a warning); 255 when it waits on the user (an unknown host key, a refused
+    login)."""
+    if answer["connected"]:
+        if not json_out:
+            print(answer["message"])
+        return 0
+    code = None
+    with contextlib.suppress(SSHPoolError):
+        code = (await client.channel(answer["alias"])).get("last_error_code")
+    if code in _NEEDS_YOU:
+        if not json_out:
+            _say(answer["message"])
+        return EXIT_ERROR
+    if not json_out:
+        _say("warning: " + answer["message"])
+    return 0
+
+
+async def verb_update(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    answer = await client.update(args.alias, args.dsn)
+    if args.json:
+        _emit_json(answer)
+    return await _started(client, answer, json_out=args.json)
 
 
 async def verb_stop(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
@@ -349,6 +380,7 @@ VERBS: dict[str, Verb] = {
     "status": verb_status,
     "start": verb_start,
     "stop": verb_stop,
+    "update": verb_update,
     "hostkey": verb_hostkey,
     "put": verb_put,
     "get": verb_get,

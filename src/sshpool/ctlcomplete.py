@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["SHELLS", "completion_script"]
 
-SUBCOMMANDS = ("run", "status", "start", "stop", "hostkey", "put", "get")
+SUBCOMMANDS = ("run", "status", "start", "stop", "update", "hostkey", "put", "get")
 OPTIONS = ("-h", "--help", "--host", "--port", "--json", "--version", "--print-completion")
 
 _BASH = r"""# bash completion for sshpoolctl: eval "$(sshpoolctl --print-completion bash)"
@@ -34,7 +34,7 @@ _sshpoolctl() {
         return
     fi
     case "$sub" in
-        run|stop|status)
+        run|stop|status|update)
             if [[ "$cur" == -* ]]; then
                 local opts="--json --timeout --wait --watch --interval --count --check --stdin -n --mode"
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
@@ -68,6 +68,7 @@ _sshpoolctl() {
         'status:show the channels'
         'start:add a channel from a DSN'
         'stop:stop a channel'
+        'update:change a channel DSN'
         'hostkey:show or accept a channel host key'
         'put:copy a local file to a channel host'
         'get:copy a file from a channel host'
@@ -90,7 +91,7 @@ _sshpoolctl() {
     fi
     aliases=(${(f)"$(sshpoolctl --complete-aliases 2>/dev/null)"})
     case "$sub" in
-        run|stop|status) ((nargs == 0)) && compadd -- $aliases ;;
+        run|stop|status|update) ((nargs == 0)) && compadd -- $aliases ;;
         put|get)
             if ((nargs == 0)); then compadd -- $aliases
             else _files
