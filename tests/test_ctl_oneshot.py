@@ -343,3 +343,17 @@ def test_update_changes_a_channels_dsn_in_place(pool: Daemon, test_user: Any, ss
         assert renamed.returncode == 255 and "PATCH cannot rename a channel" in renamed.stderr
     finally:
         ctl(pool, "stop", "app2")
+
+
+def test_get_to_dash_writes_the_file_to_stdout_and_the_count_to_stderr(pool: Daemon) -> None:
+    payload = bytes(range(256)) * 1000
+    ctl(pool, "run", "web1", "cat > ctl-dash.bin", stdin=payload)
+    try:
+        r = subprocess.run(
+            [CTL, "get", "web1", "ctl-dash.bin", "-"], capture_output=True, env=env_for(pool), timeout=60, check=False
+        )
+        assert (r.returncode, r.stdout, r.stderr) == (0, payload, f"sshpoolctl: {len(payload)} bytes\n".encode())
+        missing = ctl(pool, "get", "web1", "no/such.bin", "-")
+        assert missing.returncode == 255 and "cannot copy web1:no/such.bin to -" in missing.stderr
+    finally:
+        ctl(pool, "run", "web1", "rm", "-f", "ctl-dash.bin")

@@ -18,7 +18,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
 from urllib.parse import quote, urlsplit
 
 import anyio
@@ -392,10 +392,17 @@ class AsyncDaemonClient:
             raise self._error(resp, alias)
         return int(resp.json()["size"])
 
-    async def get_file(self, alias: str, remote: str, local: str | os.PathLike[str]) -> int:
-        """Stream ``remote`` from the channel's host into ``local``; answers the bytes received.
-        A transfer that breaks off leaves no partial file behind."""
+    async def get_file(self, alias: str, remote: str, local: str | os.PathLike[str] | BinaryIO) -> int:
+        """Stream ``remote`` from the channel's host into ``local`` (a path, or an open binary
+        stream such as stdout); answers the bytes received. A transfer that breaks off leaves no
+        partial file behind (a stream has what arrived)."""
         received = 0
+        path = local if isinstance(local, (str, os.PathLike)) else None
+
+        async def discard() -> None:
+            if path is not None:
+                await anyio.Path(path).unlink(missing_ok=True)
+
         try:
             async with self._client().stream(
                 "GET", self._path(alias, "/files"), params={"path": remote}, timeout=TRANSFER_TIMEOUT
@@ -404,17 +411,24 @@ class AsyncDaemonClient:
                     await resp.aread()
                     raise self._error(resp, alias)
                 expected = int(resp.headers.get("content-length", "-1"))
-                async with await anyio.open_file(local, "wb") as fh:
+                if path is None:
+                    out: BinaryIO = local  # type: ignore[assignment]
                     async for piece in resp.aiter_bytes(_CHUNK):
-                        await fh.write(piece)
+                        await anyio.to_thread.run_sync(out.write, piece)
                         received += len(piece)
+                    await anyio.to_thread.run_sync(out.flush)
+                else:
+                    async with await anyio.open_file(path, "wb") as fh:
+                        async for piece in resp.aiter_bytes(_CHUNK):
+                            await fh.write(piece)
+                            received += len(piece)
         except httpx.ConnectError as exc:
             raise self._transport_error(exc, 0) from None
         except httpx.HTTPError as exc:
-            await anyio.Path(local).unlink(missing_ok=True)
+            await discard()
             raise OSError(errno.EIO, f"cannot download {remote}: the transfer broke off ({exc})") from None
         if expected >= 0 and received != expected:
-            await anyio.Path(local).unlink(missing_ok=True)
+            await discard()
             raise OSError(errno.EIO, f"cannot download {remote}: got {received} of {expected} bytes")
         return received
 

@@ -18,7 +18,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from . import __version__
 from .client import AsyncDaemonClient
@@ -124,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     get = sub("get", "copy a file from a channel's host to here")
     get.add_argument("alias")
     get.add_argument("remote")
-    get.add_argument("local", nargs="?", help="default: the remote file's name, in the current directory")
+    get.add_argument("local", nargs="?", help="default: the remote file's name, in the current directory; - for stdout")
 
     hostkey = sub("hostkey", "show the host key a channel's host offers, or accept it")
     hostkey.add_argument("action", choices=("show", "accept"))
@@ -348,30 +348,36 @@ async def verb_put(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
 
 
 async def verb_get(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    if args.local == "-":  # to stdout, as cat would; the byte count goes to stderr
+        return await _transfer(client, args, "get", sys.stdout.buffer, args.remote)
     local = Path(args.local or PurePosixPath(args.remote).name)
     return await _transfer(client, args, "get", local, args.remote)
 
 
-async def _transfer(client: AsyncDaemonClient, args: argparse.Namespace, way: str, local: Path, remote: str) -> int:
+async def _transfer(
+    client: AsyncDaemonClient, args: argparse.Namespace, way: str, local: Path | BinaryIO, remote: str
+) -> int:
     """Files stream through ``/channels/<alias>/files``, as ``sshpool.connect(alias, daemon=True)``
-    moves them."""
+    moves them. ``local`` is a path, or stdout for ``get ALIAS PATH -``."""
+    shown = str(local) if isinstance(local, Path) else "-"
     try:
         if way == "put":
+            assert isinstance(local, Path)
             size = await client.put_file(args.alias, local, remote)
         else:
             size = await client.get_file(args.alias, remote, local)
     except OSError as exc:
-        source, target = (
-            (str(local), f"{args.alias}:{remote}") if way == "put" else (f"{args.alias}:{remote}", str(local))
-        )
+        source, target = (shown, f"{args.alias}:{remote}") if way == "put" else (f"{args.alias}:{remote}", shown)
         _say(f"cannot copy {source} to {target}: {exc.strerror or exc}")
         if args.json:
             _emit_json({"error": "file_error", "exception": str(exc), "alias": args.alias})
         return EXIT_ERROR
-    if args.json:
-        _emit_json({"alias": args.alias, "local": str(local), "remote": remote, "size": size})
-    else:
+    if args.json and isinstance(local, Path):
+        _emit_json({"alias": args.alias, "local": shown, "remote": remote, "size": size})
+    elif isinstance(local, Path):
         print(f"{size} bytes")
+    else:
+        _say(f"{size} bytes")  # stdout holds the file
     return 0
 
 
