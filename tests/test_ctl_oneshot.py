@@ -83,7 +83,17 @@ def test_fan_out_exits_with_the_highest_code_or_255(pool: Daemon) -> None:
     r = ctl(pool, "run", "*", "echo $((RANDOM % 1 + 1)); exit 4")
     assert r.returncode == 4
     assert sorted(r.stdout.splitlines()) == ["db1 : 1", "web1: 1"]
-    assert sorted(r.stderr.splitlines()) == ["db1 : [exit 4]", "web1: [exit 4]"]
+    assert r.stderr.splitlines()[-1] == "sshpoolctl: 2 of 2 channels failed: db1, web1"
+    assert sorted(r.stderr.splitlines()[:-1]) == ["db1 : [exit 4]", "web1: [exit 4]"]
+    both = ctl(pool, "run", "w*,d*", "echo", "hi")  # globs inside a comma list
+    assert (both.returncode, sorted(both.stdout.splitlines()), both.stderr) == (0, ["db1 : hi", "web1: hi"], "")
+    for channels in (["w*", "db1"], "w*,db1", "web[1,2],d?1"):
+        answer = pool.post("run", json={"command": "true", "channels": channels})
+        assert sorted(answer.json()) == ["db1", "web1"], channels
+    unmatched = pool.post(
+        "run", json={"command": "true", "channels": "web1,zz*"}, headers={**pool.headers, "Accept": "application/json"}
+    )
+    assert unmatched.status_code == 404 and "zz*" in unmatched.text
     mixed = ctl(pool, "--json", "run", "web1,nope", "true")
     doc = json.loads(mixed.stdout)
     assert mixed.returncode == 255

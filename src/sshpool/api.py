@@ -13,6 +13,7 @@ import contextlib
 import fnmatch
 import ipaddress
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
@@ -64,6 +65,8 @@ from .transfer import download, upload
 
 __all__ = ["ApiState", "create_app", "parse_networks", "wants_json"]
 
+_GLOB = frozenset("*?[")
+_TERMS = re.compile(r",(?![^\[]*\])")  # commas between terms, not inside a [...] glob class
 log = logging.getLogger("sshpool")
 
 
@@ -511,23 +514,32 @@ class _Handlers:
         )
 
     def _select(self, channels: Any) -> list[str]:
+        """The aliases a ``channels`` field names: ``"*"``, a glob, a comma-separated list or a
+        JSON array, whose terms are aliases or globs (``"w*,db1"``). A glob that matches nothing
+        is a 404 naming it; a plain alias that is not there is answered in its own result."""
         if isinstance(channels, str):
-            pattern = channels.casefold()
-            found = [a for a in self.pool.aliases() if fnmatch.fnmatchcase(a.casefold(), pattern)]
-            if not found:
-                known = ", ".join(self.pool.aliases()) or "none"
-                raise UnknownAliasError(
-                    channels,
-                    self.pool.aliases(),
-                    message=f"no channel matches {channels!r}; known channels: {known}",
-                )
-            return found
-        if isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
-            seen: dict[str, str] = {}
-            for c in channels:
-                seen.setdefault(c.casefold(), c)
-            return [self.pool.get(c).alias if c in self.pool else c for c in seen.values()]
-        raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
+            terms = [t.strip() for t in _TERMS.split(channels) if t.strip()]
+        elif isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
+            terms = list(channels)
+        else:
+            terms = []
+        if not terms:
+            raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
+        chosen: dict[str, str] = {}
+        for term in terms:
+            if _GLOB & set(term):
+                pattern = term.casefold()
+                found = [a for a in self.pool.aliases() if fnmatch.fnmatchcase(a.casefold(), pattern)]
+                if not found:
+                    known = ", ".join(self.pool.aliases()) or "none"
+                    raise UnknownAliasError(
+                        term, self.pool.aliases(), message=f"no channel matches {term!r}; known channels: {known}"
+                    )
+                for alias in found:
+                    chosen.setdefault(alias.casefold(), alias)
+            else:
+                chosen.setdefault(term.casefold(), self.pool.get(term).alias if term in self.pool else term)
+        return list(chosen.values())
 
     # -- operations
 

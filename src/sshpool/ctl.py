@@ -200,6 +200,9 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
             outcomes = await run_fanout(
                 client, args.alias, command, sink, timeout=args.timeout, input=stdin, mode=args.mode
             )
+            failed = [a for a, o in ordered(outcomes).items() if fanout_status({a: o}) != 0]
+            if failed:
+                _say(f"{len(failed)} of {len(outcomes)} channels failed: {', '.join(failed)}")
         return fanout_status(outcomes)
     streamed = None if args.no_stdin else stdin_stream(force=args.stdin)
     if args.json:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import fnmatch
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -25,10 +26,13 @@ def is_fanout(target: str) -> bool:
     return bool(_GLOB & set(target)) or "," in target
 
 
+_TERMS = re.compile(r",(?![^\[]*\])")  # commas between terms, not inside a [...] glob class
+
+
 def selection(target: str) -> str | list[str]:
-    if "," in target:
-        return [part.strip() for part in target.split(",") if part.strip()]
-    return target
+    """``web1,db*`` as its terms; one alias or glob as itself."""
+    terms = [part.strip() for part in _TERMS.split(target) if part.strip()]
+    return terms if len(terms) > 1 or "," in target else target
 
 
 @dataclass
@@ -130,15 +134,16 @@ async def run_fanout(
     """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
     chosen = selection(target)
     known = await client.channels()
-    if isinstance(chosen, str):
-        names = [a for a in known if fnmatch.fnmatchcase(a.casefold(), chosen.casefold())]
-        if not names:
+    names: list[str] = []
+    for term in [chosen] if isinstance(chosen, str) else chosen:
+        if not _GLOB & set(term):
+            names.append(term)
+            continue
+        found = [a for a in known if fnmatch.fnmatchcase(a.casefold(), term.casefold())]
+        if not found:
             listed = ", ".join(sorted(known, key=str.casefold)) or "none"
-            raise UnknownAliasError(
-                chosen, list(known), message=f"no channel matches {chosen!r}; known channels: {listed}"
-            )
-    else:
-        names = chosen
+            raise UnknownAliasError(term, list(known), message=f"no channel matches {term!r}; known channels: {listed}")
+        names += [a for a in found if a not in names]
     width = max((len(a) for a in names), default=0)
     lines = _Lines(sink, width)
     outcomes: dict[str, Result | SSHPoolError] = {}
