@@ -388,3 +388,45 @@ def test_interactive_echoes_each_command_and_streams_its_output(
     captured = capsys.readouterr()
     assert "$ echo one; echo two >&2\none\n" in captured.out
     assert captured.err == "two\n"
+
+
+PEP_668 = """error: externally-managed-environment
+
+× This environment is externally managed
+╰─> To install Python packages system-wide, try apt install
+    python3-xyz, where xyz is the package you are trying to
+    install.
+
+note: If you believe this is a mistake, please contact your Python installation or OS distribution provider.
+hint: See PEP 668 for the detailed specification.
+"""
+
+
+def test_pip_on_an_os_managed_python_says_all_of_it_and_what_to_do(
+    connect_to: Callable[..., Any], ops_server: Any, remote_venv: Path
+) -> None:
+    """Debian's pip refuses with PEP 668's explanation: the error keeps it whole (not only its
+    last hint line) and says how to go on."""
+    conn = connect_to(ops_server)
+    pip = remote_venv / "bin" / "pip"
+    real = pip.read_bytes()
+    mode = pip.stat().st_mode
+    try:
+        pip.write_text("#!/bin/sh\ncat >&2 <<'EOF'\n" + PEP_668 + "EOF\nexit 1\n")
+        with pytest.raises(CommandFailedError) as failed:
+            conn.pip("requests")
+    finally:
+        pip.write_bytes(real)
+        pip.chmod(mode)
+    text = str(failed.value)
+    assert "To install Python packages system-wide, try apt install" in text and "See PEP 668" in text
+    assert "virtual environment" in text and "pipx" in text and "--break-system-packages" in text
+
+
+def test_a_failed_apt_is_logged_when_it_is_returned(
+    connect_to: Callable[..., Any], ops_server: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    conn = connect_to(ops_server)  # no sudo rights here: the install fails
+    with caplog.at_level("WARNING", logger="sshpool"):
+        assert conn.apt("git") == ""
+    assert any("apt-get failed" in r.getMessage() for r in caplog.records), caplog.text

@@ -417,18 +417,39 @@ class AsyncConnection:
             if raise_on_error or exc.result is None:
                 raise
             r = exc.result
+        if not raise_on_error and (r.exit_code not in (0, None) or r.signal):
+            # The classic API returns failures: say so, or a failed install passes unseen.
+            tail = "\n".join(r.stderr.strip().splitlines()[-5:])
+            log.warning("%s: apt-get failed: %s%s", self.name, r.describe(), f"\n{tail}" if tail else "")
         return self._judge(r, raise_on_error, check_stderr=False)
 
     async def pip(self, pkgs: str | list[str], *, timeout: Any = UNSET) -> str:
-        """``pip install -U ...`` with the remote PATH's pip."""
-        return await self.wait(pip_install(packages(pkgs)), check_stderr=False, timeout=timeout)
+        """``pip install -U ...`` with the remote PATH's pip; a failure raises with pip's whole
+        message (PEP 668's explanation included) and what to do next."""
+        return await self._pip(pip_install(packages(pkgs)), timeout)
+
+    async def _pip(self, command: str, timeout: Any) -> str:
+        try:
+            return await self.wait(command, check_stderr=False, timeout=timeout)
+        except CommandFailedError as exc:
+            r = exc.result
+            if r is None or r.error is not None:
+                raise
+            message = f"pip failed on {self.name} (exit {r.exit_code}):\n{r.stderr.strip()[-4000:]}"
+            if "externally-managed-environment" in r.stderr:
+                message += (
+                    "\n\nThis host's Python belongs to the OS (PEP 668). Install into a virtual environment "
+                    "(conn.wait('python3 -m venv ~/venv'), then conn.chdir and call ~/venv/bin/pip), use pipx "
+                    "for applications, or pass '--break-system-packages' with the names if you accept the risk."
+                )
+            raise CommandFailedError(message, result=r) from None
 
     async def pip_freeze(self) -> str:
         return await self.wait(pip_freeze(), check_stderr=False)
 
     async def pip_r(self, path: str, *, timeout: Any = UNSET) -> str:
         """``pip install -r PATH``; PATH is on the remote host (relative to ``cwd``)."""
-        return await self.wait(pip_requirements(path), check_stderr=False, timeout=timeout)
+        return await self._pip(pip_requirements(path), timeout)
 
     async def git(
         self,
