@@ -367,3 +367,20 @@ def test_get_to_dash_writes_the_file_to_stdout_and_the_count_to_stderr(pool: Dae
         assert missing.returncode == 255 and "cannot copy web1:no/such.bin to -" in missing.stderr
     finally:
         ctl(pool, "run", "web1", "rm", "-f", "ctl-dash.bin")
+
+
+def test_doctor_says_how_the_daemon_and_its_token_were_found(pool: Daemon) -> None:
+    r = ctl(pool, "doctor")
+    assert r.returncode == 0, r.stderr
+    assert f"{pool.state_dir / 'daemon.json'}: pid {pool.pid} on {pool.url.rstrip('/')}" in r.stdout
+    assert "running" in r.stdout and "accepted" in r.stdout and pool.token not in r.stdout
+    doc = json.loads(ctl(pool, "--json", "doctor").stdout)
+    assert (doc["daemon"], doc["state_dir_from"], doc["channels"]) == (pool.url.rstrip("/"), "SSHPOOL_STATE_DIR", 2)
+    assert doc["daemon_from"] == str(pool.state_dir / "daemon.json")
+    assert doc["token_from"] == str(pool.state_dir / "token")
+    wrong = ctl(pool, "--json", "doctor", SSHPOOL_TOKEN="not-the-token")
+    assert wrong.returncode == 255 and json.loads(wrong.stdout)["token_from"] == "SSHPOOL_TOKEN"
+    assert "refused the token" in json.loads(wrong.stdout)["problem"]
+    port = free_port()
+    down = json.loads(ctl(None, "--json", "doctor", SSHPOOL_URL=f"http://127.0.0.1:{port}").stdout)
+    assert (down["daemon_from"], down["reachable"]) == ("SSHPOOL_URL", "no")

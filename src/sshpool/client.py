@@ -254,6 +254,11 @@ class AsyncDaemonClient:
     def url(self) -> str:
         return f"unix:{self.endpoint.socket}" if self.endpoint.socket else self.endpoint.url
 
+    @property
+    def has_token(self) -> bool:
+        """A token was found (never which: ``token_source`` says where from)."""
+        return bool(self._token)
+
     # -- plumbing
 
     def _client(self) -> httpx.AsyncClient:

@@ -37,7 +37,7 @@ from .ctlformat import (
 from .ctlinput import stdin_stream
 from .ctlrun import Sink, is_fanout, ordered, run_fanout, run_one, selection
 from .ctlshell import Shell
-from .defaults import MODES
+from .defaults import MODES, default_state_dir
 from .errors import SSHPoolError
 from .result import Result
 
@@ -125,6 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     get.add_argument("alias")
     get.add_argument("remote")
     get.add_argument("local", nargs="?", help="default: the remote file's name, in the current directory; - for stdout")
+
+    sub("doctor", "say how sshpoolctl finds the daemon and its token, and whether it answers")
 
     hostkey = sub("hostkey", "show the host key a channel's host offers, or accept it")
     hostkey.add_argument("action", choices=("show", "accept"))
@@ -384,7 +386,65 @@ async def _transfer(
     return 0
 
 
+async def verb_doctor(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    """Discovery, resolved: what a "not running" or a "refused the token" comes from."""
+    state = default_state_dir()
+    state_from = "SSHPOOL_STATE_DIR" if os.environ.get("SSHPOOL_STATE_DIR") else "default"
+    source = client.endpoint.source
+    if source == "argument":
+        source = "SSHPOOL_URL" if os.environ.get("SSHPOOL_URL") else "--host/--port"
+    report: dict[str, Any] = {
+        "daemon": client.url,
+        "daemon_from": source,
+        "state_dir": str(state),
+        "state_dir_from": state_from,
+        "daemon_json": _daemon_json_state(state / "daemon.json"),
+        "token_from": client.token_source if client.has_token else f"none: {client.token_source}",
+    }
+    ok = True
+    try:
+        health = await client.health()
+        report["reachable"] = "yes" if health["alive"] else "answers, but not as a healthy sshpoold"
+        report["channels"] = len(await client.channels())
+        report["token"] = "accepted"  # noqa: S105 (a word, not a secret)
+    except SSHPoolError as exc:
+        ok = False
+        report.setdefault("reachable", "yes" if exc.code != "daemon_unavailable" else "no")
+        report["problem"] = error_line(exc)
+    if args.json:
+        _emit_json(report)
+    else:
+        width = max(len(k) for k in report)
+        for key, value in report.items():
+            print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0 if ok else EXIT_ERROR
+
+
+def _daemon_json_state(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return f"{path}: none (no sshpoold has run with this state dir, or it stopped)"
+    except (OSError, ValueError) as exc:
+        return f"{path}: unreadable ({exc})"
+    pid = info.get("pid") if isinstance(info, dict) else None
+    where = info.get("url") or (f"unix:{info['socket']}" if info.get("socket") else "?")
+    alive = isinstance(pid, int) and _alive(pid)
+    return f"{path}: pid {pid} on {where}, " + ("running" if alive else "not running (left over)")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 VERBS: dict[str, Verb] = {
+    "doctor": verb_doctor,
     "run": verb_run,
     "status": verb_status,
     "start": verb_start,

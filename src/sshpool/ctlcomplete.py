@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __all__ = ["SHELLS", "completion_script"]
 
-SUBCOMMANDS = ("run", "status", "start", "stop", "update", "hostkey", "put", "get")
+SUBCOMMANDS = ("run", "status", "start", "stop", "update", "hostkey", "put", "get", "doctor")
 OPTIONS = ("-h", "--help", "--host", "--port", "--json", "--version", "--print-completion")
 
 _BASH = r"""# bash completion for sshpoolctl: eval "$(sshpoolctl --print-completion bash)"
@@ -72,6 +72,7 @@ _sshpoolctl() {
         'hostkey:show or accept a channel host key'
         'put:copy a local file to a channel host'
         'get:copy a file from a channel host'
+        'doctor:show how the daemon and its token are found'
     )
     local sub="" nargs=0 i
     for ((i = 2; i < CURRENT; i++)); do
