@@ -4,6 +4,7 @@ fan-out and the error lines."""
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Iterator
@@ -252,3 +253,22 @@ def test_a_daemon_that_is_not_running_is_named_with_the_fix(tmp_path: Path) -> N
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 255
+
+
+def test_the_shell_takes_the_one_shot_verbs_and_flags(pool: Daemon, tmp_path: Path) -> None:
+    local = tmp_path / "up.txt"
+    local.write_text("from the shell\n")
+    child = spawn(ctl_env(pool, tmp_path))
+    assert say(child, f"put web1 {local} shell-up.txt") == ["15 bytes"]
+    back = tmp_path / "back.txt"
+    assert say(child, f"get web1 shell-up.txt {back}") == ["15 bytes"]
+    assert back.read_text() == "from the shell\n"
+    assert json.loads("\n".join(say(child, "run --json web1 echo hi")))["stdout"] == "hi\n"
+    slow = say(child, "run --timeout 0.5 web1 sleep 5")
+    assert slow and "[timed out] command timed out after 0.5 s" in slow[-1], slow
+    assert any(line.startswith("token") and line.endswith("accepted") for line in say(child, "doctor"))
+    assert say(child, "hostkey show web1")[0].startswith("web1\t")
+    assert say(child, "get web1")[-1].endswith("error: the following arguments are required: remote")
+    say(child, "run web1 rm -f shell-up.txt")
+    child.sendeof()
+    child.expect(pexpect.EOF)

@@ -36,7 +36,7 @@ from .ctlformat import (
 )
 from .ctlinput import stdin_stream
 from .ctlrun import Sink, is_fanout, ordered, run_fanout, run_one, selection
-from .ctlshell import Shell
+from .ctlshell import OneShot, Shell
 from .defaults import MODES, default_state_dir
 from .errors import SSHPoolError
 from .result import Result
@@ -443,6 +443,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
+#: The one-shot verbs the interactive shell takes as they are, beside its classic commands.
+SHELL_VERBS = ("put", "get", "hostkey", "update", "doctor")
+
 VERBS: dict[str, Verb] = {
     "doctor": verb_doctor,
     "run": verb_run,
@@ -479,7 +482,13 @@ def _complete_aliases(client: AsyncDaemonClient) -> int:
 
 def _shell(client: AsyncDaemonClient) -> int:
     interactive = sys.stdin.isatty()
-    shell = Shell(client, interactive=interactive)
+    parser = build_parser()
+
+    async def run_verb(c: AsyncDaemonClient, args: argparse.Namespace) -> int:
+        return await VERBS[args.verb](c, args)
+
+    verbs = OneShot(frozenset(SHELL_VERBS), parser.parse_args, run_verb)
+    shell = Shell(client, interactive=interactive, verbs=verbs)
     try:
         shell.cmdloop()
     except KeyboardInterrupt:  # Ctrl-C at the prompt: the intro's way out

@@ -8,6 +8,7 @@ Reading from a pipe (``sshpoolctl < script``) there is no intro, no prompt and n
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import cmd
 import contextlib
@@ -16,6 +17,7 @@ import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +32,18 @@ __all__ = ["COMMANDS", "Shell", "history_path", "redact"]
 T = TypeVar("T")
 COMMANDS = ("exit", "help", "quit", "run", "start", "status", "stop")
 INTRO = "==> Press Ctrl-C to exit <=="
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """The one-shot CLI's verbs, handed in by ``sshpoolctl`` (which builds its parser): ``parse``
+    turns ``[verb, *words]`` into arguments, ``run`` runs them on a daemon client."""
+
+    names: frozenset[str]
+    parse: Callable[[list[str]], argparse.Namespace]
+    run: Callable[[AsyncDaemonClient, argparse.Namespace], Awaitable[int]]
+
+
 HELP = {
     "run": "run <alias> <cmd>\tRun arbitrary commands over a channel",
     "start": "start <dsn>\tAdd a new channel",
@@ -71,9 +85,18 @@ class Shell(cmd.Cmd):
     ruler = "~"
     doc_header = "Documented commands (type help <topic>):"
 
-    def __init__(self, client: AsyncDaemonClient, *, interactive: bool, stdin: Any = None, stdout: Any = None) -> None:
+    def __init__(
+        self,
+        client: AsyncDaemonClient,
+        *,
+        interactive: bool,
+        stdin: Any = None,
+        stdout: Any = None,
+        verbs: OneShot | None = None,
+    ) -> None:
         super().__init__(stdin=stdin, stdout=stdout)
         self.client = client
+        self.verbs = verbs
         self.interactive = interactive
         self.use_rawinput = interactive
         self.intro = INTRO if interactive else None
@@ -146,7 +169,29 @@ class Shell(cmd.Cmd):
 
     def default(self, line: str) -> None:
         word = line.split()[0] if line.split() else line
+        if self.verbs is not None and word in self.verbs.names:
+            self.one_shot(line)
+            return
         self.fail(f"unknown command {word!r}; the commands are {', '.join(COMMANDS)} (type help <topic>)")
+
+    def one_shot(self, line: str) -> None:
+        """A one-shot verb (``put``, ``get``, ``hostkey``, ``update``, ``doctor``, ``run`` with
+        flags) as ``sshpoolctl VERB ...`` runs it, on this shell's daemon client; stdin stays the
+        shell's (``-n``)."""
+        assert self.verbs is not None
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.fail(f"cannot parse the line: {exc}")
+            return
+        try:
+            args = self.verbs.parse(words)
+        except SystemExit:  # argparse said why on stderr
+            self.status = EXIT_ERROR
+            return
+        args.no_stdin = True
+        verb = self.verbs.run
+        self.guarded(lambda: verb(self.client, args))
 
     def fail(self, message: str, status: int = EXIT_ERROR) -> None:
         sys.stdout.flush()
@@ -204,6 +249,9 @@ class Shell(cmd.Cmd):
     def do_run(self, arg: str) -> None:
         """Run a command; the text after the alias is sent exactly as typed."""
         arg = arg.lstrip()
+        if arg.startswith("-") and self.verbs is not None:  # run --timeout 5 --json web1 cmd
+            self.one_shot("run " + arg)
+            return
         head, _, command = arg.partition(" ")
         command = command.lstrip(" \t")
         if not head or not command:
