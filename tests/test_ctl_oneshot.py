@@ -384,3 +384,10 @@ def test_doctor_says_how_the_daemon_and_its_token_were_found(pool: Daemon) -> No
     port = free_port()
     down = json.loads(ctl(None, "--json", "doctor", SSHPOOL_URL=f"http://127.0.0.1:{port}").stdout)
     assert (down["daemon_from"], down["reachable"]) == ("SSHPOOL_URL", "no")
+
+
+def test_a_usage_error_exits_255_never_a_remote_looking_code(pool: Daemon) -> None:
+    bad = ctl(pool, "run", "--timeout", "soon", "web1", "true")
+    assert bad.returncode == 255 and "invalid number of seconds 'soon'" in bad.stderr
+    assert ctl(pool, "frobnicate").returncode == 255
+    assert ctl(pool, "--version").returncode == 0 and ctl(pool, "-h").returncode == 0

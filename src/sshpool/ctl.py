@@ -499,7 +499,10 @@ def _shell(client: AsyncDaemonClient) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # a usage error is a local error: 255, never a remote code such as 2
+        return EXIT_ERROR if exc.code == 2 else int(exc.code or 0)
     if args.print_completion:
         sys.stdout.write(completion_script(args.print_completion))
         return 0
