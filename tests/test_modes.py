@@ -87,4 +87,4 @@ def test_sshpoolctl_run_takes_the_mode(two_modes: Daemon) -> None:
     assert (r.returncode, r.stdout) == (0, "warm\n"), r.stderr
     assert by_mode(two_modes).get("shell", 0) - before.get("shell", 0) == 1
     bad = subprocess.run([CTL, "run", "--mode", "turbo", "plain", "true"], capture_output=True, text=True, env=env)
-    assert bad.returncode == 2 and "invalid choice: 'turbo'" in bad.stderr
+    assert bad.returncode == 255 and "invalid choice: 'turbo'" in bad.stderr
