@@ -391,3 +391,11 @@ def test_a_usage_error_exits_255_never_a_remote_looking_code(pool: Daemon) -> No
     assert bad.returncode == 255 and "invalid number of seconds 'soon'" in bad.stderr
     assert ctl(pool, "frobnicate").returncode == 255
     assert ctl(pool, "--version").returncode == 0 and ctl(pool, "-h").returncode == 0
+
+
+def test_a_command_argument_that_is_not_utf8_is_a_clear_error(pool: Daemon) -> None:
+    r = subprocess.run(
+        [CTL.encode(), b"run", b"web1", b"echo", b"caf\xe9"], capture_output=True, env=env_for(pool), timeout=60
+    )
+    assert r.returncode == 255 and b"Traceback" not in r.stderr
+    assert b"not UTF-8 (0xe9 at position 8)" in r.stderr and b"printf '\\351'" in r.stderr

@@ -188,6 +188,15 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     if not command.strip():
         _say("usage: sshpoolctl run ALIAS COMMAND...   e.g. sshpoolctl run web1 uptime")
         return EXIT_ERROR
+    try:
+        command.encode("utf-8")
+    except UnicodeEncodeError as exc:  # argv bytes that are not UTF-8 arrive as lone surrogates
+        byte = command[exc.start].encode("utf-8", "surrogateescape")
+        _say(
+            f"the command holds a byte that is not UTF-8 (0x{byte.hex()} at position {exc.start}); commands go "
+            f"as UTF-8 text: let the remote shell make the byte, e.g. \"$(printf '\\{byte[0]:03o}')\""
+        )
+        return EXIT_ERROR
     if args.wait:
         await _wait_up(client, args.alias, args.wait)
     if is_fanout(args.alias):
