@@ -47,6 +47,7 @@ __all__ = [
     "Output",
     "find_daemon",
     "find_token",
+    "pid_alive",
 ]
 
 DEFAULT_URL = "http://127.0.0.1:8877"
@@ -102,7 +103,8 @@ class Done:
     outcome: Result | SSHPoolError
 
 
-def _pid_alive(pid: Any) -> bool:
+def pid_alive(pid: Any) -> bool:
+    """``pid`` names a process that runs now (one of another user's counts)."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -124,7 +126,7 @@ def find_daemon(url: str | None = None, environ: Mapping[str, str] | None = None
     path = default_state_dir(env) / "daemon.json"
     with contextlib.suppress(OSError, ValueError):
         info = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(info, dict) and _pid_alive(info.get("pid")):
+        if isinstance(info, dict) and pid_alive(info.get("pid")):
             if isinstance(info.get("socket"), str):
                 return DaemonEndpoint("http://localhost", info["socket"], str(path))
             if isinstance(info.get("url"), str):

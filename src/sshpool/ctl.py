@@ -21,7 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from . import __version__
-from .client import AsyncDaemonClient
+from .client import AsyncDaemonClient, pid_alive
 from .clihelp import ClassicHelpFormatter
 from .ctlcomplete import SHELLS, completion_script
 from .ctlformat import (
@@ -436,20 +436,12 @@ def _daemon_json_state(path: Path) -> str:
         return f"{path}: none (no sshpoold has run with this state dir, or it stopped)"
     except (OSError, ValueError) as exc:
         return f"{path}: unreadable ({exc})"
-    pid = info.get("pid") if isinstance(info, dict) else None
+    if not isinstance(info, dict):
+        return f"{path}: not a daemon.json (no JSON object)"
+    pid = info.get("pid")
     where = info.get("url") or (f"unix:{info['socket']}" if info.get("socket") else "?")
-    alive = isinstance(pid, int) and _alive(pid)
+    alive = pid_alive(pid)
     return f"{path}: pid {pid} on {where}, " + ("running" if alive else "not running (left over)")
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 #: The one-shot verbs the interactive shell takes as they are, beside its classic commands.
