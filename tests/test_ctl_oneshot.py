@@ -399,3 +399,10 @@ def test_a_command_argument_that_is_not_utf8_is_a_clear_error(pool: Daemon) -> N
     )
     assert r.returncode == 255 and b"Traceback" not in r.stderr
     assert b"not UTF-8 (0xe9 at position 8)" in r.stderr and b"printf '\\351'" in r.stderr
+
+
+def test_https_against_a_plain_http_daemon_says_so(pool: Daemon) -> None:
+    plain = pool.url.rstrip("/").removeprefix("http://")
+    r = ctl(pool, "status", SSHPOOL_URL=f"https://{plain}")
+    assert r.returncode == 255
+    assert f"https://{plain} asks for TLS, but the server there speaks plain HTTP: use http://{plain}" in r.stderr

@@ -302,8 +302,15 @@ class AsyncDaemonClient:
         return DaemonUnavailableError(f"the daemon is not running on {self.endpoint.where} — {hint}")
 
     def _transport_error(self, exc: httpx.HTTPError, deadline: float, *, command: bool = False) -> SSHPoolError:
+        if isinstance(exc, httpx.ConnectError) and ("SSL" in str(exc) or "CERTIFICATE" in str(exc).upper()):
+            return self._tls_error(exc)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return self.not_running()
+        if isinstance(exc, httpx.RemoteProtocolError) and self.endpoint.url.startswith("http://"):
+            return DaemonUnavailableError(
+                f"the server at {self.endpoint.where} did not answer as sshpoold does over plain HTTP: if it "
+                f"serves TLS (--tls-cert), use https://{self.endpoint.where}; else check that it is sshpoold"
+            )
         if isinstance(exc, httpx.TimeoutException):
             if command:
                 return CommandTimeoutError(
@@ -318,6 +325,18 @@ class AsyncDaemonClient:
         return DaemonUnavailableError(
             f"lost the connection to the daemon at {self.endpoint.where}{what}: {type(exc).__name__}; "
             "check that sshpoold is still running"
+        )
+
+    def _tls_error(self, exc: httpx.ConnectError) -> SSHPoolError:
+        text = str(exc)
+        if "WRONG_VERSION_NUMBER" in text or "record layer failure" in text or "packet length" in text:
+            return DaemonUnavailableError(
+                f"{self.endpoint.url} asks for TLS, but the server there speaks plain HTTP: use "
+                f"http://{self.endpoint.where} (sshpoold serves https only with --tls-cert)"
+            )
+        return DaemonUnavailableError(
+            f"TLS with the daemon at {self.endpoint.where} failed: {text}; for a self-signed --tls-cert, "
+            "add it to the trusted certificates (SSL_CERT_FILE)"
         )
 
     def _error(self, resp: httpx.Response, alias: str | None = None) -> SSHPoolError | OSError:
