@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fnmatch
 import ipaddress
 import logging
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import replace
@@ -59,14 +57,13 @@ from .metrics import CONTENT_TYPE as METRICS_TYPE
 from .metrics import Metrics
 from .pool import Pool
 from .result import Result
+from .selectors import expand, terms
 from .store import Store
 from .target import resolve
 from .transfer import download, upload
 
 __all__ = ["ApiState", "create_app", "parse_networks", "wants_json"]
 
-_GLOB = frozenset("*?[")
-_TERMS = re.compile(r",(?![^\[]*\])")  # commas between terms, not inside a [...] glob class
 log = logging.getLogger("sshpool")
 
 
@@ -518,28 +515,14 @@ class _Handlers:
         JSON array, whose terms are aliases or globs (``"w*,db1"``). A glob that matches nothing
         is a 404 naming it; a plain alias that is not there is answered in its own result."""
         if isinstance(channels, str):
-            terms = [t.strip() for t in _TERMS.split(channels) if t.strip()]
+            chosen = terms(channels)
         elif isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
-            terms = list(channels)
+            chosen = list(channels)
         else:
-            terms = []
-        if not terms:
+            chosen = []
+        if not chosen:
             raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
-        chosen: dict[str, str] = {}
-        for term in terms:
-            if _GLOB & set(term):
-                pattern = term.casefold()
-                found = [a for a in self.pool.aliases() if fnmatch.fnmatchcase(a.casefold(), pattern)]
-                if not found:
-                    known = ", ".join(self.pool.aliases()) or "none"
-                    raise UnknownAliasError(
-                        term, self.pool.aliases(), message=f"no channel matches {term!r}; known channels: {known}"
-                    )
-                for alias in found:
-                    chosen.setdefault(alias.casefold(), alias)
-            else:
-                chosen.setdefault(term.casefold(), self.pool.get(term).alias if term in self.pool else term)
-        return list(chosen.values())
+        return expand(chosen, self.pool.aliases())
 
     # -- operations
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fnmatch
 import json
 import os
 import sys
@@ -40,6 +39,7 @@ from .ctlshell import OneShot, Shell
 from .defaults import MODES, default_state_dir
 from .errors import SSHPoolError
 from .result import Result
+from .selectors import expand, terms
 
 __all__ = ["build_parser", "main"]
 
@@ -272,13 +272,13 @@ async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> No
     as usual (a channel still down answers with its own error). Nothing runs twice: the command
     has not been sent yet."""
     deadline = time.monotonic() + seconds
-    chosen = selection(target)
+    chosen = terms(target)
     while True:
         known = await client.channels()
-        if isinstance(chosen, str):
-            picked = {a: i for a, i in known.items() if fnmatch.fnmatchcase(a.casefold(), chosen.casefold())}
-        else:
-            picked = {a: known[a] for a in chosen if a in known}
+        try:
+            picked = {a: known[a] for a in expand(chosen, known) if a in known}
+        except SSHPoolError:
+            return  # a glob that matches nothing: the run names it
         if not _not_up(picked) or time.monotonic() >= deadline:
             return
         await asyncio.sleep(min(0.2, max(0.0, deadline - time.monotonic())))

@@ -4,35 +4,29 @@ fan-out, stdout and stderr kept apart. Shared by the shell and the one-shot ``ru
 from __future__ import annotations
 
 import contextlib
-import fnmatch
-import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from .client import AsyncDaemonClient, Done, Output
-from .errors import SSHPoolError, UnknownAliasError
+from .errors import SSHPoolError
 from .inputs import StdinSource
 from .result import Result
+from .selectors import expand, is_glob, terms
 
 __all__ = ["Sink", "is_fanout", "run_fanout", "run_one", "selection"]
-
-_GLOB = frozenset("*?[")
 
 
 def is_fanout(target: str) -> bool:
     """``*``, ``web*`` or ``web1,db1`` address many channels; a plain alias one."""
-    return bool(_GLOB & set(target)) or "," in target
-
-
-_TERMS = re.compile(r",(?![^\[]*\])")  # commas between terms, not inside a [...] glob class
+    return is_glob(target) or "," in target
 
 
 def selection(target: str) -> str | list[str]:
     """``web1,db*`` as its terms; one alias or glob as itself."""
-    terms = [part.strip() for part in _TERMS.split(target) if part.strip()]
-    return terms if len(terms) > 1 or "," in target else target
+    parts = terms(target)
+    return parts if len(parts) > 1 or "," in target else target
 
 
 @dataclass
@@ -134,16 +128,7 @@ async def run_fanout(
     """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
     chosen = selection(target)
     known = await client.channels()
-    names: list[str] = []
-    for term in [chosen] if isinstance(chosen, str) else chosen:
-        if not _GLOB & set(term):
-            names.append(term)
-            continue
-        found = [a for a in known if fnmatch.fnmatchcase(a.casefold(), term.casefold())]
-        if not found:
-            listed = ", ".join(sorted(known, key=str.casefold)) or "none"
-            raise UnknownAliasError(term, list(known), message=f"no channel matches {term!r}; known channels: {listed}")
-        names += [a for a in found if a not in names]
+    names = expand([chosen] if isinstance(chosen, str) else chosen, known)
     width = max((len(a) for a in names), default=0)
     lines = _Lines(sink, width)
     outcomes: dict[str, Result | SSHPoolError] = {}
