@@ -23,7 +23,11 @@ from .testbed import Testbed
 from .workers import Worker, WorkerError
 
 Say = Callable[[str], None]
-NEEDS_MODULE = {"sshpool-fast": "sshpool.shell", "sshpoold-rest-fast": "sshpool.shell", "sshpoolctl": "sshpool.ctl"}
+NEEDS_MODULE = {
+    "sshpool-fast": "sshpool.core.modes.shell",
+    "sshpoold-rest-fast": "sshpool.core.modes.shell",
+    "sshpoolctl": "sshpool.ctl",
+}
 
 
 def available(name: str) -> str | None:

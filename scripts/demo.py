@@ -177,7 +177,7 @@ with sshpool.connect({dsn!r}) as conn:
 
 def _has_ctl() -> bool:
     try:
-        import sshpool.ctl  # noqa: F401
+        import sshpool.ctl.cli  # noqa: F401
     except ImportError:
         return False
     return True

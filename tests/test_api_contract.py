@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from sshpool import Pool
-from sshpool.api import create_app
-from sshpool.audit import AuditLog
-from sshpool.store import SQLiteStore
+from sshpool.daemon.app import create_app
+from sshpool.daemon.audit import AuditLog
+from sshpool.daemon.store import SQLiteStore
 
 TOKEN = "test-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -16,7 +16,7 @@ import pytest
 from librarykit import chown_tree, workdir_fixture  # noqa: F401
 
 from sshpool import Pool
-from sshpool.api import create_app
+from sshpool.daemon.app import create_app
 
 TOKEN = "files-token-123"
 AUTH = {"Authorization": f"Bearer {TOKEN}", "Accept": "application/json"}

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from sshpool.audit import AuditLog
+from sshpool.daemon.audit import AuditLog
+from sshpool.daemon.store import SQLiteStore
 from sshpool.dsn import DSN
-from sshpool.store import SQLiteStore
 
 
 def test_the_store_remembers_across_reopen_and_keeps_its_files_private(tmp_path: Path) -> None:

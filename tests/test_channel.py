@@ -196,7 +196,7 @@ async def test_first_command_after_connect_is_as_fast_as_a_warm_one(pool: Pool, 
 async def test_links_prefer_aes_gcm_where_the_cpu_has_aes_and_offer_every_default_cipher(pool: Pool, chan: str) -> None:
     from asyncssh.encryption import get_default_encryption_algs
 
-    from sshpool.link import cipher_preference
+    from sshpool.core.link import cipher_preference
 
     flags = Path("/proc/cpuinfo").read_text(errors="replace").split()
     offer = cipher_preference()

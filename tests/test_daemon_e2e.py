@@ -19,7 +19,7 @@ import httpx
 import pytest
 from daemon_fixture import Daemon, daemon_json, daemon_running, start_daemon
 
-from sshpool.store import SQLiteStore
+from sshpool.daemon.store import SQLiteStore
 
 pytestmark = pytest.mark.timeout(90)
 

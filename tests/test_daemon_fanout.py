@@ -13,7 +13,7 @@ import httpx
 import pytest
 from daemon_fixture import Daemon, daemon_running
 
-from sshpool.store import SQLiteStore
+from sshpool.daemon.store import SQLiteStore
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -27,8 +27,8 @@ from sshpool import (
     UnknownAliasError,
 )
 from sshpool.connection import Chunk
-from sshpool.direct import open_connection
-from sshpool.remote import DaemonRunner
+from sshpool.runners.connect import open_connection
+from sshpool.runners.remote import DaemonRunner
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -10,10 +10,6 @@ from daemon_fixture import start_daemon
 from librarykit import poseidon_world_fixture, remote_venv_fixture, ssh_config_first  # noqa: F401
 from support.readme import README, blocks, section
 
-import sshpool
-import sshpool.direct
-import sshpool.sync
-
 pytestmark = pytest.mark.timeout(90)
 
 
@@ -24,11 +20,6 @@ def test_the_library_docs_examples_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    # The top-level names, for as long as sshpool/__init__.py does not export them yet.
-    if not hasattr(sshpool, "connect"):
-        monkeypatch.setattr(sshpool, "connect", sshpool.sync.connect, raising=False)
-    if not hasattr(sshpool, "open_connection"):
-        monkeypatch.setattr(sshpool, "open_connection", sshpool.direct.open_connection, raising=False)
     monkeypatch.chdir(tmp_path)
     port = poseidon_world["server"].port
     examples = blocks(section("## The Python library"), "python")

@@ -19,7 +19,8 @@ from librarykit import dsn_for, make_connection_fixture, trusted, workdir_fixtur
 import sshpool.sync
 from sshpool import AuthenticationError, ChannelUnavailableError, LinkLostError, Pool
 from sshpool.connection import AliasRunner, AsyncConnection, Chunk
-from sshpool.direct import make_dsn, open_connection
+from sshpool.dsn import make_dsn
+from sshpool.runners.connect import open_connection
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -16,7 +16,7 @@ import pytest
 from daemon_fixture import Daemon, start_daemon
 from support.faults import user_processes, wait_until
 
-from sshpool.store import SQLiteStore
+from sshpool.daemon.store import SQLiteStore
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -22,7 +22,7 @@ from daemon_fixture import Daemon, start_daemon
 from support.faults import open_fds, pct, proxy_for, remote_sessions, rss_kib, user_processes, wait_until
 
 from sshpool import Pool
-from sshpool.api import create_app
+from sshpool.daemon.app import create_app
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 from sshpool import Pool, Settings
-from sshpool.shell import check_mode
-from sshpool.shellframe import frame, parse_end
+from sshpool.core.modes.shell import check_mode
+from sshpool.core.modes.shellframe import frame, parse_end
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -314,7 +314,7 @@ async def test_mode_is_a_setting_and_bad_modes_are_refused(
 
 
 def test_the_daemon_takes_a_mode_flag() -> None:
-    from sshpool.daemon import build_parser, settings_from
+    from sshpool.daemon.cli import build_parser, settings_from
 
     assert settings_from(build_parser().parse_args(["--mode", "shell"])).mode == "shell"
     with pytest.raises(SystemExit):

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from sshpool import DSN, Pool
+from sshpool.core.target import resolve
 from sshpool.defaults import Settings
-from sshpool.target import resolve
 
 
 async def test_host_alias_supplies_hostname_user_port_and_key(

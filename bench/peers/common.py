@@ -18,7 +18,7 @@ ECHO_OUT = b"hi\n"
 def cipher_options() -> dict[str, Any]:
     """The ciphers sshpool offers (AES-GCM first where the CPU has AES instructions): the asyncssh
     contenders offer the same, so that they stay the floor sshpool's figures are read against."""
-    from sshpool.link import cipher_preference
+    from sshpool.core.link import cipher_preference
 
     prefs = cipher_preference()
     return {} if prefs is None else {"encryption_algs": list(prefs)}

@@ -7,9 +7,10 @@ starts in a fraction of the time.
 import importlib as _importlib
 import typing as _typing
 
-from .defaults import UNSET, Settings
-from .dsn import DSN
-from .errors import (
+from sshpool._version import __version__
+from sshpool.defaults import UNSET, Settings
+from sshpool.dsn import DSN
+from sshpool.errors import (
     AliasInUseError,
     AuthenticationError,
     ChannelClosedError,
@@ -29,26 +30,25 @@ from .errors import (
     TokenError,
     UnknownAliasError,
 )
-from .result import Result
+from sshpool.result import Result
 
 if _typing.TYPE_CHECKING:
-    from .channel import Channel, ChannelInfo
-    from .connection import AsyncConnection
-    from .direct import open_connection
-    from .pool import Pool
-    from .sync import Connection, connect
+    from sshpool.connection.helpers import AsyncConnection
+    from sshpool.core.channel import Channel, ChannelInfo
+    from sshpool.core.pool import Pool
+    from sshpool.runners.connect import open_connection
+    from sshpool.sync import Connection, connect
 
 _LAZY = {
-    "Channel": "channel",
-    "ChannelInfo": "channel",
-    "AsyncConnection": "connection",
-    "open_connection": "direct",
-    "Pool": "pool",
-    "Connection": "sync",
-    "connect": "sync",
+    "Channel": "sshpool.core.channel",
+    "ChannelInfo": "sshpool.core.channel",
+    "AsyncConnection": "sshpool.connection",
+    "open_connection": "sshpool.runners.connect",
+    "Pool": "sshpool.core.pool",
+    "Connection": "sshpool.sync",
+    "connect": "sshpool.sync",
 }
 
-__version__ = "0.1.0"
 
 __all__ = [
     "DSN",
@@ -86,7 +86,7 @@ __all__ = [
 
 def __getattr__(name: str) -> _typing.Any:
     if name in _LAZY:
-        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        value = getattr(_importlib.import_module(_LAZY[name]), name)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'sshpool' has no attribute {name!r}")

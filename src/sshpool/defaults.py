@@ -90,6 +90,14 @@ class Settings:
     def names() -> list[str]:
         return [f.name for f in fields(Settings)]
 
+    @staticmethod
+    def check_names(given: Mapping[str, object]) -> None:
+        """Refuse keyword settings that are not tunables, naming the known ones (a typo must not
+        be ignored silently)."""
+        unknown = sorted(set(given) - set(Settings.names()))
+        if unknown:
+            raise TypeError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(Settings.names())}")
+
 
 HELP: Final[dict[str, str]] = {
     "command_timeout": "seconds a command may run before it is stopped (default: 600)",

@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import re
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
-from .target import config_paths
+from sshpool.core.target import config_paths
+from sshpool.dsn import alias_for
 
 __all__ = ["Client", "Droplet", "DropletNotFound", "Droplets", "connect"]
 
 DEFAULT_ENDPOINT = "https://api.digitalocean.com"
 _HINT = "pip install 'sshpool[digitalocean]'"
 _MAX_PAGES = 1000
-_NOT_ALIAS = re.compile(r"[^A-Za-z0-9_.+-]+")
 
 
 class DropletNotFound(KeyError):
@@ -144,12 +143,12 @@ class Droplet:
         else ssh_config's ``User`` for the address, else root; the port: ssh_config's, else 22.
         An unknown host key is accepted and recorded (a new droplet's key is never known) unless
         ``host_key_policy=`` says otherwise."""
-        from .sync import connect
+        from sshpool.sync import connect
 
         ip = self.ip_address
         if ip is None:
             raise ValueError(f"droplet {self.name!r} ({self.id}) has no public IPv4 address yet")
-        alias = (_NOT_ALIAS.sub("-", self.name).strip("-._+") or "droplet")[:64]
+        alias = alias_for(self.name, "droplet")
         options.setdefault("host_key_policy", "accept-new")
         return connect(
             f"{alias}://{ip}", user=user or _configured_user(ip) or "root", interactive=interactive, **options

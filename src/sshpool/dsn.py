@@ -10,10 +10,10 @@ import re
 from dataclasses import dataclass, field, replace
 from urllib.parse import quote, unquote
 
-from .defaults import MODES
-from .errors import DSNError
+from sshpool.defaults import MODES
+from sshpool.errors import DSNError
 
-__all__ = ["ALIAS_RE", "DSN", "check_alias"]
+__all__ = ["ALIAS_RE", "DSN", "alias_for", "check_alias", "make_dsn"]
 
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _FORM = "expected alias://[user[:password]@]host[:port][?mode=shell], e.g. web1://deploy@10.0.0.5:22"
@@ -158,3 +158,32 @@ def _split_host_port(hostpart: str) -> tuple[str, int | None]:
         if not 1 <= port <= 65535:
             raise DSNError(f"invalid port {port}: the port must be a number from 1 to 65535")
     return host, port
+
+
+_NOT_ALIAS = re.compile(r"[^A-Za-z0-9_.+-]+")
+
+
+def alias_for(name: str, fallback: str = "remote") -> str:
+    """An alias made from a host or machine name: characters an alias cannot hold become ``-``."""
+    return (_NOT_ALIAS.sub("-", name).strip("-._+") or fallback)[:64]
+
+
+def make_dsn(target: str, *, user: str | None = None, port: int | None = None, password: str | None = None) -> DSN:
+    """A DSN from ``alias://...``, ``[user@]host[:port]`` or a Host alias; explicit keyword
+    arguments win over what the text says. Without a DSN the alias is made from the host."""
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("connect() needs a target: a DSN (alias://user@host:port), a host or an ssh_config Host")
+    if "://" in target:
+        dsn = DSN.parse(target)
+    else:
+        hostpart = target.rpartition("@")[2]
+        host = hostpart[1 : hostpart.find("]")] if hostpart.startswith("[") else hostpart.partition(":")[0]
+        dsn = DSN.parse(f"{alias_for(host)}://{target}")
+    changes: dict[str, object] = {}
+    if user is not None:
+        changes["user"] = user
+    if port is not None:
+        changes["port"] = DSN.parse(f"x://h:{port}").port  # validated like a DSN's port
+    if password is not None:
+        changes["password"] = password
+    return dsn.with_(**changes) if changes else dsn

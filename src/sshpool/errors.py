@@ -30,7 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
-    from .result import Result
+    from sshpool.result import Result
 
 __all__ = [
     "AliasInUseError",

@@ -11,7 +11,7 @@ import re
 import shlex
 from collections.abc import Iterable
 
-from .commands import nohup
+from sshpool.commands import nohup
 
 __all__ = [
     "TOP_COMMAND",

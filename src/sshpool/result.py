@@ -6,7 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import (
+from sshpool.errors import (
     ChannelClosedError,
     CommandError,
     CommandFailedError,

@@ -7,7 +7,7 @@ import fnmatch
 import re
 from collections.abc import Iterable
 
-from .errors import UnknownAliasError
+from sshpool.errors import UnknownAliasError
 
 __all__ = ["expand", "is_glob", "terms"]
 

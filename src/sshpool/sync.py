@@ -1,95 +1,25 @@
-"""The sync face: every method is one call through an anyio blocking portal into its async twin.
-
-One background thread runs one event loop that owns every SSH link, so a Connection can be used
-from many threads at once, and from code that already runs an event loop (Jupyter), where
-``asyncio.run`` would refuse. This is the only module that knows about threads.
-"""
+"""The sync face: every method is one call through :mod:`sshpool.bridge` into its async twin,
+so a Connection works from many threads at once and from code that already runs an event loop."""
 
 from __future__ import annotations
 
-import atexit
 import contextlib
-import functools
 import os
-import queue
 import threading
-import weakref
-from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-import anyio
-from anyio.from_thread import BlockingPortal
-
-from .connection import AsFrame, AsyncConnection, OutputCallback, OutputFile, PasswordPrompt
-from .defaults import UNSET
-from .direct import open_connection
-from .inputs import StdinSource
-from .result import Result
+from sshpool.bridge import call, portal, track
+from sshpool.connection.helpers import AsFrame, AsyncConnection, OutputCallback, OutputFile, PasswordPrompt
+from sshpool.defaults import UNSET
+from sshpool.inputs import StdinSource
+from sshpool.result import Result
+from sshpool.runners.connect import open_connection
 
 if TYPE_CHECKING:
     import pandas
 
 __all__ = ["Connection", "connect", "portal"]
-
-T = TypeVar("T")
-
-_lock = threading.Lock()
-_portal: BlockingPortal | None = None
-_thread: threading.Thread | None = None
-_live: weakref.WeakSet[AsyncConnection] = weakref.WeakSet()
-
-
-def portal() -> BlockingPortal:
-    """The process's one portal, started on first use in a daemon thread named ``sshpool-loop``."""
-    global _portal, _thread
-    with _lock:
-        if _portal is None:
-            ready: queue.Queue[BlockingPortal | BaseException] = queue.Queue(maxsize=1)
-
-            def main() -> None:
-                async def serve() -> None:
-                    async with BlockingPortal() as p:
-                        ready.put(p)
-                        await p.sleep_until_stopped()
-
-                try:
-                    anyio.run(serve, backend="asyncio")
-                except BaseException as exc:  # reported to the caller that started the loop
-                    ready.put(exc)
-
-            _thread = threading.Thread(target=main, name="sshpool-loop", daemon=True)
-            _thread.start()
-            got = ready.get(timeout=30)
-            if isinstance(got, BaseException):
-                raise RuntimeError(f"the sshpool event loop did not start: {got}") from got
-            _portal = got
-            atexit.register(_shutdown)
-        return _portal
-
-
-def _call(fn: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-    return portal().call(functools.partial(fn, *args, **kwargs))
-
-
-def _shutdown() -> None:
-    """At exit: close every connection, then stop the loop (bounded: exit never hangs)."""
-    global _portal
-    p = _portal
-    if p is None:
-        return
-
-    async def close_all() -> None:
-        with anyio.move_on_after(5):
-            for conn in list(_live):
-                with contextlib.suppress(Exception):
-                    await conn.aclose()
-
-    with contextlib.suppress(Exception):
-        p.call(close_all)
-        p.call(p.stop)
-    if _thread is not None:
-        _thread.join(timeout=5)
-    _portal = None
 
 
 class _Exec:
@@ -157,7 +87,7 @@ class Connection:
 
     def __init__(self, aconn: AsyncConnection) -> None:
         self._async = aconn
-        _live.add(aconn)
+        track(aconn)
 
     def __repr__(self) -> str:
         return f"<Connection {self._async.name} cwd={self._async.cwd!r}>"
@@ -187,7 +117,7 @@ class Connection:
     ) -> Result:
         """The full Result; ``on_output(stream, data)`` is called as output arrives (in the loop
         thread: keep it quick, and do not call this connection from it)."""
-        return _call(
+        return call(
             self._async.run, command, input=input, timeout=timeout, env=env, pty=pty, on_output=on_output, retry=retry
         )
 
@@ -203,7 +133,7 @@ class Connection:
         pty: bool = False,
         retry: int = 0,
     ) -> str:
-        return _call(
+        return call(
             self._async.wait,
             command,
             raise_on_error,
@@ -226,10 +156,10 @@ class Connection:
         return self._async.cd(path)
 
     def nohup(self, command: str, *, log: str | None = None) -> int:
-        return _call(self._async.nohup, command, log=log)
+        return call(self._async.nohup, command, log=log)
 
     def apt(self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False) -> str:
-        return _call(self._async.apt, pkgs, raise_on_error, update=update)
+        return call(self._async.apt, pkgs, raise_on_error, update=update)
 
     def git(
         self,
@@ -240,16 +170,16 @@ class Connection:
         *,
         base_url: str = "https://github.com",
     ) -> str:
-        return _call(self._async.git, username, repo, alias, token, base_url=base_url)
+        return call(self._async.git, username, repo, alias, token, base_url=base_url)
 
     def pip(self, pkgs: str | list[str]) -> str:
-        return _call(self._async.pip, pkgs)
+        return call(self._async.pip, pkgs)
 
     def pip_freeze(self) -> str:
-        return _call(self._async.pip_freeze)
+        return call(self._async.pip_freeze)
 
     def pip_r(self, path: str) -> str:
-        return _call(self._async.pip_r, path)
+        return call(self._async.pip_r, path)
 
     def ps(
         self,
@@ -259,10 +189,10 @@ class Connection:
         verbose: bool = True,
         as_frame: AsFrame = "auto",
     ) -> pandas.DataFrame | list[dict[str, Any]]:
-        return _call(self._async.ps, args, options, all, verbose, as_frame)
+        return call(self._async.ps, args, options, all, verbose, as_frame)
 
     def top(self, as_frame: AsFrame = "auto") -> pandas.DataFrame | list[dict[str, Any]]:
-        return _call(self._async.top, as_frame)
+        return call(self._async.top, as_frame)
 
     def sudo(
         self,
@@ -273,7 +203,7 @@ class Connection:
         check_stderr: bool = True,
         timeout: Any = UNSET,
     ) -> str:
-        return _call(
+        return call(
             self._async.sudo,
             command,
             password=password,
@@ -283,17 +213,17 @@ class Connection:
         )
 
     def whoami(self) -> tuple[int, str]:
-        return _call(self._async.whoami)
+        return call(self._async.whoami)
 
     def put(self, local: str | os.PathLike[str], remote: str) -> int:
-        return _call(self._async.put, local, remote)
+        return call(self._async.put, local, remote)
 
     def get(self, remote: str, local: str | os.PathLike[str]) -> int:
-        return _call(self._async.get, remote, local)
+        return call(self._async.get, remote, local)
 
     def close(self) -> None:
         """Close the link (idempotent); the next command reconnects."""
-        _call(self._async.aclose)
+        call(self._async.aclose)
 
     def __enter__(self) -> Connection:
         return self
@@ -323,7 +253,7 @@ def connect(
 
     ``daemon=True`` (or the daemon's URL) uses a channel of sshpoold instead: ``target`` is its
     alias (or a DSN to start it), and every helper works the same way through the daemon."""
-    aconn = _call(
+    aconn = call(
         open_connection,
         target,
         user=user,

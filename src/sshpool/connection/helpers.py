@@ -1,0 +1,529 @@
+"""The poseidon helpers (run, wait, chdir, nohup, apt, git, pip, ps, top, sudo, put/get) over
+any :class:`Runner`.
+
+A direct SSH channel and a daemon's channel both satisfy ``Runner``, so every helper works, and
+is tested, both ways. Helpers build their shell text in :mod:`sshpool.commands` and
+:mod:`sshpool.opscommands`; nothing here knows about asyncssh, HTTP or threads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import io
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from sshpool.commands import apt_install, in_directory, join_path, pip_install, ps_command
+from sshpool.connection.streams import Chunk, LivePrinter, OutputCallback, OutputFile, OutputStream
+from sshpool.defaults import UNSET
+from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
+from sshpool.inputs import StdinSource, is_streamed
+from sshpool.opscommands import (
+    TOP_COMMAND,
+    git_clone,
+    git_url,
+    nohup_command,
+    packages,
+    pip_freeze,
+    pip_requirements,
+    sudo_command,
+)
+from sshpool.result import Result
+from sshpool.tables import Table, parse_ps
+
+if TYPE_CHECKING:
+    import pandas
+
+__all__ = [
+    "AliasRunner",
+    "AsyncConnection",
+    "Chunk",
+    "FileRunner",
+    "OutputCallback",
+    "OutputFile",
+    "OutputStream",
+    "Runner",
+    "as_table",
+]
+
+log = logging.getLogger("sshpool")
+
+PasswordPrompt = Callable[[str], Awaitable[str]]
+AsFrame = bool | Literal["auto"]
+PANDAS_HINT = "pip install 'sshpool[pandas]'"
+_URL_USERINFO = re.compile(r"://[^/@]+@")
+
+
+class Runner(Protocol):
+    """What the helpers need: run one command, return its Result (raise only if it never started)."""
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Result: ...
+
+
+@runtime_checkable
+class FileRunner(Protocol):
+    """A runner that also moves files (SFTP directly, ``/files`` through the daemon)."""
+
+    async def put_file(self, local: Path, remote: str) -> int: ...
+
+    async def get_file(self, remote: str, local: Path) -> int: ...
+
+
+@runtime_checkable
+class ClosableRunner(Protocol):
+    async def aclose(self) -> None: ...
+
+
+async def ask_password(prompt: str) -> str:
+    """The default password prompt: the terminal's, without echo (in a thread: it blocks)."""
+    return await asyncio.to_thread(getpass.getpass, prompt)
+
+
+def _redact(result: Result, secret: str | None) -> Result:
+    if not secret:
+        return result
+    text = {k: getattr(result, k) for k in ("stdout", "stderr", "exception")}
+    if not any(v and secret in v for v in text.values()):
+        return result
+    blob = secret.encode()
+    return replace(
+        result,
+        **{k: v.replace(secret, "****") for k, v in text.items() if v},
+        stdout_bytes=(result.stdout_bytes or b"").replace(blob, b"****"),
+        stderr_bytes=(result.stderr_bytes or b"").replace(blob, b"****"),
+    )
+
+
+def _sudo_wants_password(r: Result) -> bool:
+    return r.exit_code == 1 and "password is required" in r.stderr
+
+
+def _sudo_refused_password(r: Result) -> bool:
+    return r.exit_code == 1 and any(
+        s in r.stderr for s in ("incorrect password", "Sorry, try again", "no password was provided")
+    )
+
+
+class RunsByAlias(Protocol):
+    """Anything that runs commands on named channels: a Pool, or the daemon's client."""
+
+    async def run(self, alias: str, command: str, **kwargs: Any) -> Result: ...
+
+
+class AliasRunner:
+    """The Runner for one alias of a :class:`RunsByAlias` (``Pool`` or the daemon's client), so the
+    helpers work on a channel of your own pool and on a daemon's channel alike. File transfer
+    goes through the target's ``put_file(alias, local, remote)`` / ``get_file(...)`` if it has them."""
+
+    def __init__(self, target: RunsByAlias, alias: str) -> None:
+        self.target = target
+        self.alias = alias
+
+    def __repr__(self) -> str:
+        return f"<AliasRunner {self.alias} on {type(self.target).__name__}>"
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Result:
+        kwargs: dict[str, Any] = {"input": input, "timeout": timeout, "env": dict(env) if env else None}
+        if pty:
+            kwargs["pty"] = True
+        if on_output is not None:
+            kwargs["on_output"] = on_output
+        return await self.target.run(self.alias, command, **kwargs)
+
+    async def put_file(self, local: Path, remote: str) -> int:
+        move = getattr(self.target, "put_file", None)
+        if move is None:
+            raise TypeError(f"{type(self.target).__name__} cannot transfer files")
+        return int(await move(self.alias, local, remote))
+
+    async def get_file(self, remote: str, local: Path) -> int:
+        move = getattr(self.target, "get_file", None)
+        if move is None:
+            raise TypeError(f"{type(self.target).__name__} cannot transfer files")
+        return int(await move(self.alias, remote, local))
+
+
+class AsyncConnection:
+    """The helpers over one runner. ``cwd`` starts at ``~``; ``chdir`` changes it for every later
+    command (each command runs in a fresh shell, so a remote ``cd`` would not last)."""
+
+    def __init__(
+        self,
+        runner: Runner,
+        *,
+        name: str = "remote",
+        interactive: bool = False,
+        password_prompt: PasswordPrompt | None = None,
+    ) -> None:
+        self.runner = runner
+        self.name = name
+        self.interactive = interactive
+        self.cwd = "~"
+        self._prompt = password_prompt or ask_password
+        self._identity: tuple[int, str] | None = None
+        self._sudo_password: str | None = None
+
+    def __repr__(self) -> str:
+        return f"<AsyncConnection {self.name} cwd={self.cwd!r}{' interactive' if self.interactive else ''}>"
+
+    # ------------------------------------------------------------------ running
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+        retry: int = 0,
+        label: str | None = None,
+    ) -> Result:
+        """Run ``command`` in ``cwd``. ``env`` is exported in the command text (visible in ``ps``:
+        not for secrets). ``retry=N`` re-runs an *idempotent* command up to N times when its link
+        was lost or the channel was unavailable; without it nothing is ever run twice. ``input``
+        may be a binary file or an iterator of bytes, streamed at any size: a stream is read once,
+        so it cannot go with ``retry``."""
+        if retry and is_streamed(input):
+            raise ValueError("retry= needs input that can be sent again: bytes or str, not a file or an iterator")
+        full = in_directory(self.cwd, command)
+        callback = on_output
+        if self.interactive:
+            print(f"[{self.name}] $ {label or command}", flush=True)
+            printer = LivePrinter()
+            if on_output is None:
+                callback = printer
+            else:
+                user_cb = on_output
+
+                def callback(stream: str, data: bytes) -> None:
+                    printer(stream, data)
+                    user_cb(stream, data)
+
+        for attempt in range(retry + 1):
+            last = attempt == retry
+            try:
+                result = await self.runner.run(full, input=input, timeout=timeout, env=env, pty=pty, on_output=callback)
+            except AuthenticationError:
+                raise
+            except ChannelUnavailableError as exc:
+                if last:
+                    raise
+                log.warning("%s: %s; retrying (%d of %d)", self.name, exc, attempt + 1, retry)
+                await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+                continue
+            if result.error == "link_lost" and not last:
+                log.warning(
+                    "%s: link lost during %r; re-running it as retry=%d allows (it may have run already)",
+                    self.name,
+                    label or command,
+                    retry,
+                )
+                continue
+            return result
+        raise AssertionError("unreachable")
+
+    async def wait(
+        self,
+        command: str,
+        raise_on_error: bool = True,
+        *,
+        check_stderr: bool = True,
+        timeout: Any = UNSET,
+        input: StdinSource | None = None,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        retry: int = 0,
+    ) -> str:
+        """Run ``command`` and return its stdout. Raises CommandFailedError (a ValueError) on a
+        non-zero exit and, unless ``check_stderr=False``, when anything was written to stderr
+        (the classic rule). A timeout, a lost link or a stopped channel always raise."""
+        result = await self.run(command, input=input, timeout=timeout, env=env, pty=pty, retry=retry)
+        return self._judge(result, raise_on_error, check_stderr)
+
+    @staticmethod
+    def _judge(result: Result, raise_on_error: bool, check_stderr: bool) -> str:
+        if result.error in ("timeout", "link_lost", "channel_stopped"):
+            result.check()
+        if raise_on_error:
+            result.check(check_stderr=check_stderr)
+        return result.stdout
+
+    def stream(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+    ) -> OutputStream:
+        """``async for chunk in conn.stream(cmd)``; the Result is ``.result`` after the loop."""
+        return OutputStream(lambda cb: self.run(command, input=input, timeout=timeout, env=env, on_output=cb))
+
+    async def exec_command(
+        self, command: str, *, input: StdinSource | None = None, timeout: Any = UNSET
+    ) -> tuple[io.BytesIO, OutputFile, OutputFile]:
+        """The classic ``(stdin, stdout, stderr)``; here the command runs at once with ``input``
+        (the sync Connection's version sends what is written to stdin)."""
+        result = await self.run(command, input=input, timeout=timeout)
+        stdin = io.BytesIO()
+        stdin.close()
+        return stdin, OutputFile(lambda: result, "stdout"), OutputFile(lambda: result, "stderr")
+
+    # ------------------------------------------------------------------ directory
+
+    def chdir(self, path: str, relative: bool = True) -> str:
+        """Change the directory later commands run in: relative paths append (``..`` is
+        normalised), absolute ones replace; ``relative=False`` starts again from ``~``."""
+        if not path:
+            raise ValueError("chdir needs a path")
+        self.cwd = join_path(self.cwd if relative else "~", path)
+        return self.cwd
+
+    @contextlib.contextmanager
+    def cd(self, path: str) -> Iterator[str]:
+        """``with conn.cd(path):`` — the directory reverts when the block ends."""
+        before = self.cwd
+        try:
+            yield self.chdir(path)
+        finally:
+            self.cwd = before
+
+    # ------------------------------------------------------------------ processes
+
+    async def nohup(self, command: str, *, log: str | None = None) -> int:
+        """Start ``command`` detached from the session (it survives ``close()``), appending its
+        output to ``log`` (default ``nohup.out`` in the current directory); returns its PID."""
+        text = await self.wait(nohup_command(command, log or "nohup.out"), check_stderr=False)
+        lines = text.strip().splitlines()
+        try:
+            return int(lines[-1])
+        except (IndexError, ValueError):
+            raise CommandFailedError(f"nohup on {self.name} printed no PID (got {text!r})") from None
+
+    async def ps(
+        self,
+        args: str | None = None,
+        options: str = "",
+        all: bool = True,
+        verbose: bool = True,
+        as_frame: AsFrame = "auto",
+    ) -> pandas.DataFrame | list[dict[str, Any]]:
+        """``ps -Af`` by default (``-`` + args + ``A`` if all + ``f`` if verbose, then options):
+        one column per header name, numbers typed, the full command line last."""
+        text = await self.wait(ps_command(args, options, all, verbose), check_stderr=False)
+        return as_table(parse_ps(text), as_frame)
+
+    async def top(self, as_frame: AsFrame = "auto") -> pandas.DataFrame | list[dict[str, Any]]:
+        """``ps -Ao %cpu,%mem,user,comm`` sorted by %CPU, highest first."""
+        table = parse_ps(await self.wait(TOP_COMMAND, check_stderr=False))
+        if "%CPU" in table.columns:
+            table = table.sorted_by("%CPU")
+        return as_table(table, as_frame)
+
+    # ------------------------------------------------------------------ privileges
+
+    async def whoami(self) -> tuple[int, str]:
+        """The remote uid and user name (asked once per connection)."""
+        if self._identity is None:
+            r = await self.run("id -u; id -un")
+            uid, _, user = self._judge(r, True, check_stderr=False).strip().partition("\n")
+            self._identity = (int(uid), user.strip())
+        return self._identity
+
+    async def _sudo(self, command: str, password: str | None, timeout: Any) -> Result:
+        uid, user = await self.whoami()
+        if uid == 0:
+            return await self.run(command, timeout=timeout, label=command)
+        label = f"sudo {command}"
+        pw = password if password is not None else self._sudo_password
+        if pw is None:
+            r = await self.run(sudo_command(command, with_password=False), timeout=timeout, label=label)
+            if not _sudo_wants_password(r):
+                return r
+            if not self.interactive:
+                raise CommandFailedError(
+                    f"sudo on {self.name} needs {user}'s password: pass password=..., connect with "
+                    "interactive=True to be asked, or allow the command without one (NOPASSWD in sudoers)",
+                    result=r,
+                )
+            pw = await self._prompt(f"[sudo] password for {user} on {self.name}: ")
+        if "\n" in pw:
+            raise ValueError("a sudo password cannot contain a newline")
+        r = await self.run(sudo_command(command, with_password=True), input=pw + "\n", timeout=timeout, label=label)
+        r = _redact(r, pw)
+        if _sudo_refused_password(r):
+            if pw == self._sudo_password:
+                self._sudo_password = None
+            raise CommandFailedError(
+                f"sudo on {self.name} refused the password for {user} (wrong password?); the command did not run",
+                result=r,
+            )
+        if password is None and self.interactive:
+            self._sudo_password = pw  # asked once per connection, kept in memory only
+        return r
+
+    async def sudo(
+        self,
+        command: str,
+        *,
+        password: str | None = None,
+        raise_on_error: bool = True,
+        check_stderr: bool = True,
+        timeout: Any = UNSET,
+    ) -> str:
+        """Run ``command`` as root and return its stdout. A password goes over stdin
+        (``sudo -S``), never on a command line; without one ``sudo -n`` is used, and
+        ``interactive=True`` asks for it locally when sudo needs it."""
+        r = await self._sudo(command, password, timeout)
+        return self._judge(r, raise_on_error, check_stderr)
+
+    # ------------------------------------------------------------------ packages
+
+    async def apt(
+        self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False, timeout: Any = UNSET
+    ) -> str:
+        """``apt-get install -y`` (``DEBIAN_FRONTEND=noninteractive``; through ``sudo -n`` when
+        not root). As in the classic API, failures are returned, not raised, unless ``raise_on_error``."""
+        command = apt_install(packages(pkgs), root=True, update=update)
+        try:
+            r = await self._sudo(command, None, timeout)
+        except CommandFailedError as exc:  # sudo wanted a password nobody gave
+            if raise_on_error or exc.result is None:
+                raise
+            r = exc.result
+        if not raise_on_error and (r.exit_code not in (0, None) or r.signal):
+            # The classic API returns failures: say so, or a failed install passes unseen.
+            tail = "\n".join(r.stderr.strip().splitlines()[-5:])
+            log.warning("%s: apt-get failed: %s%s", self.name, r.describe(), f"\n{tail}" if tail else "")
+        return self._judge(r, raise_on_error, check_stderr=False)
+
+    async def pip(self, pkgs: str | list[str], *, timeout: Any = UNSET) -> str:
+        """``pip install -U ...`` with the remote PATH's pip; a failure raises with pip's whole
+        message (PEP 668's explanation included) and what to do next."""
+        return await self._pip(pip_install(packages(pkgs)), timeout)
+
+    async def _pip(self, command: str, timeout: Any) -> str:
+        try:
+            return await self.wait(command, check_stderr=False, timeout=timeout)
+        except CommandFailedError as exc:
+            r = exc.result
+            if r is None or r.error is not None:
+                raise
+            message = f"pip failed on {self.name} (exit {r.exit_code}):\n{r.stderr.strip()[-4000:]}"
+            if "externally-managed-environment" in r.stderr:
+                message += (
+                    "\n\nThis host's Python belongs to the OS (PEP 668). Install into a virtual environment "
+                    "(conn.wait('python3 -m venv ~/venv'), then conn.chdir and call ~/venv/bin/pip), use pipx "
+                    "for applications, or pass '--break-system-packages' with the names if you accept the risk."
+                )
+            raise CommandFailedError(message, result=r) from None
+
+    async def pip_freeze(self) -> str:
+        return await self.wait(pip_freeze(), check_stderr=False)
+
+    async def pip_r(self, path: str, *, timeout: Any = UNSET) -> str:
+        """``pip install -r PATH``; PATH is on the remote host (relative to ``cwd``)."""
+        return await self._pip(pip_requirements(path), timeout)
+
+    async def git(
+        self,
+        username: str,
+        repo: str,
+        alias: str | None = None,
+        token: str | None = None,
+        *,
+        base_url: str = "https://github.com",
+        timeout: Any = UNSET,
+    ) -> str:
+        """Clone ``<base_url>/<username>/<repo>.git`` into ``alias`` (default: the repo name).
+        The token (argument, else ``GITHUB_TOKEN``; anonymous without one) reaches git through
+        the command's stdin and a one-shot credential helper: never an argv, ``.git/config`` or
+        the output."""
+        token = token if token is not None else os.environ.get("GITHUB_TOKEN") or None
+        if token is not None and ("\n" in token or "\r" in token):
+            raise ValueError("the git token contains a line break")
+        url = git_url(username, repo, base_url)
+        r = await self.run(
+            git_clone(url, alias, with_token=token is not None),
+            input=(token + "\n") if token is not None else None,
+            timeout=timeout,
+            label=f"git clone {_URL_USERINFO.sub('://****@', url)}" + (f" {alias}" if alias else ""),
+        )
+        return self._judge(_redact(r, token), True, check_stderr=False)
+
+    # ------------------------------------------------------------------ files
+
+    def _files(self) -> FileRunner:
+        if not isinstance(self.runner, FileRunner):
+            raise TypeError(f"{type(self.runner).__name__} cannot transfer files")
+        return self.runner
+
+    def _remote_path(self, remote: str) -> str:
+        """SFTP paths are relative to the login directory: resolve against ``cwd`` and drop ``~/``."""
+        path = join_path(self.cwd, remote) if not remote.startswith("/") else remote
+        if path == "~":
+            return "."
+        return path[2:] if path.startswith("~/") else path
+
+    async def put(self, local: str | os.PathLike[str], remote: str) -> int:
+        """Upload a local file; returns the bytes sent."""
+        return await self._files().put_file(Path(local), self._remote_path(remote))
+
+    async def get(self, remote: str, local: str | os.PathLike[str]) -> int:
+        """Download a remote file; returns the bytes received."""
+        return await self._files().get_file(self._remote_path(remote), Path(local))
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def aclose(self) -> None:
+        """Close the link (idempotent); the next command reconnects. Detached (``nohup``)
+        processes keep running."""
+        if isinstance(self.runner, ClosableRunner):
+            await self.runner.aclose()
+
+    async def __aenter__(self) -> AsyncConnection:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def as_table(table: Table, as_frame: AsFrame = "auto") -> pandas.DataFrame | list[dict[str, Any]]:
+    """A pandas DataFrame (``as_frame=True``, or ``"auto"`` when pandas is installed), else a list
+    of dicts. pandas is imported here, on first use, so ``import sshpool`` stays fast."""
+    if as_frame is False:
+        return table.records()
+    try:
+        import pandas as pd
+    except ImportError:
+        if as_frame is True:
+            raise ImportError(f"as_frame=True needs pandas: {PANDAS_HINT}") from None
+        return table.records()
+    return pd.DataFrame([list(row) for row in table.rows], columns=list(table.columns))

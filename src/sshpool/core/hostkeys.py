@@ -1,0 +1,147 @@
+"""Host-key trust: ``strict``, ``accept-new`` and ``off``, checked before any secret is sent.
+
+asyncssh drops the config's UserKnownHostsFile as soon as ``known_hosts=`` is passed, and it has no
+accept-new. So the known keys are looked up here (the config's files, the global ones and
+sshpool's own file) and handed to asyncssh as a matching function; keys it does not trust reach
+``validate_host_public_key`` of our client class, which tells an unknown key from a changed one and,
+under accept-new, lets an unknown key through to be recorded once the connection succeeds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from sshpool.core.target import Target
+from sshpool.errors import HostKeyError
+
+__all__ = ["HostKeyTrust", "KeyCapture", "fingerprint"]
+
+log = logging.getLogger("sshpool")
+_write_lock = threading.Lock()
+
+
+def fingerprint(key: asyncssh.SSHKey) -> str:
+    return str(key.get_fingerprint("sha256"))
+
+
+class KeyCapture:
+    """What one connection attempt learnt about the server's key."""
+
+    def __init__(self) -> None:
+        self.offered: asyncssh.SSHKey | None = None
+        self.known_any = False
+        self.new_key: asyncssh.SSHKey | None = None
+
+
+class HostKeyTrust:
+    """One policy plus sshpool's own known_hosts file, shared by every channel of a pool."""
+
+    def __init__(self, policy: str, own_file: Path) -> None:
+        if policy not in ("strict", "accept-new", "off"):
+            raise ValueError(f"unknown host-key policy {policy!r}: use strict, accept-new or off")
+        self.policy = policy
+        self.own_file = own_file
+
+    def files(self, target: Target) -> list[str]:
+        paths = [*target.known_hosts_files, str(self.own_file)]
+        return [p for p in paths if os.path.isfile(p) and os.access(p, os.R_OK)]
+
+    def connect_options(self, target: Target, capture: KeyCapture, policy: str | None = None) -> dict[str, Any]:
+        """Keyword arguments for ``asyncssh.connect`` that apply the policy to ``target``."""
+        policy = policy or self.policy
+        if policy == "off":
+            log.warning("host-key checking is off for %s: the server's identity is not verified", target.where)
+            return {"known_hosts": None, "client_factory": _client_factory(capture, policy)}
+        files = self.files(target)
+
+        def match(host: str, addr: str, port: int | None) -> tuple[list[Any], list[Any], list[Any]]:
+            keys: list[Any] = []
+            cas: list[Any] = []
+            revoked: list[Any] = []
+            if files:
+                lookup_host = target.host_key_alias or host
+                found = asyncssh.match_known_hosts(files, lookup_host, addr, port)
+                keys, cas, revoked = list(found[0]), list(found[1]), list(found[2])
+            capture.known_any = bool(keys or cas)
+            return keys, cas, revoked
+
+        return {"known_hosts": match, "client_factory": _client_factory(capture, policy)}
+
+    def error(self, target: Target, capture: KeyCapture, alias: str | None = None, note: str = "") -> HostKeyError:
+        """The error for a refused key: what it is, and the two ways to accept it."""
+        key = capture.offered
+        kind = key.get_algorithm() if key is not None else "unknown type"
+        fp = fingerprint(key) if key is not None else "unknown"
+        where = f"{target.host} port {target.port}{note}"
+        accept = f"sshpoolctl hostkey accept {alias}" if alias else "Pool.accept_host_key(alias)"
+        scan = f"ssh-keyscan -p {target.port} -t {kind} {target.host} >> ~/.ssh/known_hosts"
+        if capture.known_any:
+            return HostKeyError(
+                f"host key for {where} has CHANGED ({kind} {fp}): it does not match known_hosts; "
+                f"this may be an attack. If the host was reinstalled, remove the old key "
+                f"(ssh-keygen -R '{target.known_hosts_name}') and accept the new one with `{accept}`",
+                alias=alias,
+                code="host_key_changed",
+                fingerprint=fp,
+            )
+        return HostKeyError(
+            f"host key for {where} is unknown ({kind} {fp}); check the fingerprint, then accept it "
+            f"with `{accept}`, or `{scan}`, or use host-key policy accept-new",
+            alias=alias,
+            code="host_key_unknown",
+            fingerprint=fp,
+        )
+
+    def record(self, target: Target, key: asyncssh.SSHKey) -> None:
+        """Append ``key`` to sshpool's own known_hosts (0600), once."""
+        line = f"{target.known_hosts_name} {key.export_public_key().decode().strip()}\n"
+        with _write_lock:
+            self.own_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            existing = self.own_file.read_text() if self.own_file.exists() else ""
+            if line in existing:
+                return
+            fd = os.open(self.own_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            with os.fdopen(fd, "a") as fh:
+                fh.write(line)
+                fh.flush()
+                os.fsync(fh.fileno())
+        log.info("recorded host key %s %s for %s", key.get_algorithm(), fingerprint(key), target.known_hosts_name)
+
+    def forget(self, target: Target) -> None:
+        """Drop sshpool's own entries for ``target`` (before accepting a changed key)."""
+        if not self.own_file.exists():
+            return
+        with _write_lock:
+            keep = [
+                line
+                for line in self.own_file.read_text().splitlines(keepends=True)
+                if line.split(" ", 1)[0] != target.known_hosts_name
+            ]
+            tmp = self.own_file.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.writelines(keep)
+                fh.flush()
+                os.fsync(fh.fileno())
+            tmp.replace(self.own_file)
+
+
+def _client_factory(capture: KeyCapture, policy: str) -> Callable[[], asyncssh.SSHClient]:
+    class _Client(asyncssh.SSHClient):
+        def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+            capture.offered = key
+            if capture.known_any:
+                return False  # a changed key is refused under every policy but off
+            if policy == "accept-new":
+                capture.new_key = key
+                return True
+            return policy == "off"
+
+    return _Client

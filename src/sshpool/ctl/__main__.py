@@ -1,0 +1,5 @@
+import sys
+
+from sshpool.ctl.cli import main
+
+sys.exit(main())

@@ -1,0 +1,163 @@
+"""Running commands for sshpoolctl: live output for one channel, alias-prefixed lines for a
+fan-out, stdout and stderr kept apart. Shared by the shell and the one-shot ``run``."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import BinaryIO, TextIO
+
+from sshpool.client.asyncclient import AsyncDaemonClient, Done, Output
+from sshpool.errors import SSHPoolError
+from sshpool.inputs import StdinSource
+from sshpool.result import Result
+from sshpool.selectors import expand, is_glob, terms
+
+__all__ = ["Sink", "is_fanout", "run_fanout", "run_one", "selection"]
+
+
+def is_fanout(target: str) -> bool:
+    """``*``, ``web*`` or ``web1,db1`` address many channels; a plain alias one."""
+    return is_glob(target) or "," in target
+
+
+def selection(target: str) -> str | list[str]:
+    """``web1,db*`` as its terms; one alias or glob as itself."""
+    parts = terms(target)
+    return parts if len(parts) > 1 or "," in target else target
+
+
+@dataclass
+class Sink:
+    """Where output goes. ``progress`` writes a ``done/total`` line to stderr (a terminal only)."""
+
+    out: BinaryIO = field(default_factory=lambda: sys.stdout.buffer)
+    err: BinaryIO = field(default_factory=lambda: sys.stderr.buffer)
+    progress: bool = False
+    notes: TextIO = field(default_factory=lambda: sys.stderr)
+    _status_shown: bool = False
+    #: The last byte written to ``out``: a note after output that ends mid-line starts a line first.
+    last_out: bytes = b""
+
+    def write(self, stream: str, data: bytes) -> None:
+        self.clear_progress()
+        target = self.err if stream == "stderr" else self.out
+        if target is self.out and data:
+            self.last_out = data[-1:]
+        target.write(data)
+        target.flush()
+
+    def note(self, text: str) -> None:
+        self.clear_progress()
+        self.notes.write(text + "\n")
+        self.notes.flush()
+
+    def show_progress(self, text: str) -> None:
+        if self.progress:
+            self.notes.write("\r\x1b[K" + text)
+            self.notes.flush()
+            self._status_shown = True
+
+    def clear_progress(self) -> None:
+        if self._status_shown:
+            self.notes.write("\r\x1b[K")
+            self.notes.flush()
+            self._status_shown = False
+
+
+async def run_one(
+    client: AsyncDaemonClient,
+    alias: str,
+    command: str,
+    sink: Sink,
+    *,
+    timeout: float | None = None,
+    input: StdinSource | None = None,
+    mode: str | None = None,
+) -> Result:
+    """Stream one command's output as it arrives, keeping none of it (output of any size); the Result
+    comes last."""
+    events = client.stream(alias, command, timeout=timeout, input=input, mode=mode, keep=False)
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, Result):
+                return event
+            sink.write(*event)
+    raise AssertionError("the stream always ends with a Result")  # pragma: no cover
+
+
+class _Lines:
+    """Whole lines per (alias, stream), each prefixed with its alias, so channels never interleave
+    inside a line."""
+
+    def __init__(self, sink: Sink, width: int) -> None:
+        self.sink = sink
+        self.width = width
+        self.partial: dict[tuple[str, str], bytes] = {}
+
+    def feed(self, alias: str, stream: str, data: bytes) -> None:
+        buf = self.partial.get((alias, stream), b"") + data
+        *whole, rest = buf.split(b"\n")
+        self.partial[(alias, stream)] = rest
+        for line in whole:
+            self.emit(alias, stream, line)
+
+    def flush(self, alias: str) -> None:
+        for stream in ("stdout", "stderr"):
+            rest = self.partial.pop((alias, stream), b"")
+            if rest:
+                self.emit(alias, stream, rest)
+
+    def emit(self, alias: str, stream: str, line: bytes) -> None:
+        self.sink.write(stream, f"{alias:<{self.width}}: ".encode() + line + b"\n")
+
+
+async def run_fanout(
+    client: AsyncDaemonClient,
+    target: str,
+    command: str,
+    sink: Sink,
+    *,
+    timeout: float | None = None,
+    input: bytes | None = None,
+    notes: bool = True,
+    mode: str | None = None,
+) -> dict[str, Result | SSHPoolError]:
+    """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
+    chosen = selection(target)
+    known = await client.channels()
+    names = expand([chosen] if isinstance(chosen, str) else chosen, known)
+    width = max((len(a) for a in names), default=0)
+    lines = _Lines(sink, width)
+    outcomes: dict[str, Result | SSHPoolError] = {}
+    sink.show_progress(f"0/{len(names)} done")
+    events = client.stream_many(command, chosen, timeout=timeout, input=input, mode=mode)
+    async with contextlib.aclosing(events):
+        async for event in events:
+            if isinstance(event, Output):
+                lines.feed(event.alias or "?", event.stream, event.data)
+            elif isinstance(event, Done):
+                lines.flush(event.alias)
+                outcomes[event.alias] = event.outcome
+                if notes:
+                    _note_outcome(sink, event.alias, event.outcome, width)
+                sink.show_progress(f"{len(outcomes)}/{len(names)} done")
+    sink.clear_progress()
+    return outcomes
+
+
+def _note_outcome(sink: Sink, alias: str, outcome: Result | SSHPoolError, width: int) -> None:
+    from sshpool.ctl.format import error_line, result_note
+
+    if isinstance(outcome, SSHPoolError):
+        sink.note(f"{alias:<{width}}: error: {error_line(outcome)}")
+        return
+    note = result_note(outcome)
+    if note:
+        sink.note(f"{alias:<{width}}: {note}")
+
+
+def ordered(outcomes: Mapping[str, Result | SSHPoolError]) -> dict[str, Result | SSHPoolError]:
+    return {a: outcomes[a] for a in sorted(outcomes, key=str.casefold)}

@@ -1,0 +1,359 @@
+"""The interactive shell of sshpoolctl: the classic intro, prompt, help and commands, plus
+completion, history, live output, fan-out, Ctrl-D to leave and Ctrl-C to cancel a command.
+
+Every command runs on one event loop (``asyncio.Runner``): Ctrl-C during a command cancels its
+task, which closes the request, and the daemon signals the remote command; the shell stays.
+Reading from a pipe (``sshpoolctl < script``) there is no intro, no prompt and no history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cmd
+import contextlib
+import os
+import shlex
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sshpool.client.asyncclient import AsyncDaemonClient
+from sshpool.ctl.format import EXIT_ERROR, error_line, exit_status, fanout_status, result_note, status_lines
+from sshpool.ctl.run import Sink, is_fanout, run_fanout, run_one
+from sshpool.dsn import DSN
+from sshpool.errors import DSNError, SSHPoolError
+
+__all__ = ["COMMANDS", "Shell", "history_path", "redact"]
+
+T = TypeVar("T")
+COMMANDS = ("exit", "help", "quit", "run", "start", "status", "stop")
+INTRO = "==> Press Ctrl-C to exit <=="
+
+
+@dataclass(frozen=True)
+class OneShot:
+    """The one-shot CLI's verbs, handed in by ``sshpoolctl`` (which builds its parser): ``parse``
+    turns ``[verb, *words]`` into arguments, ``run`` runs them on a daemon client."""
+
+    names: frozenset[str]
+    parse: Callable[[list[str]], argparse.Namespace]
+    run: Callable[[AsyncDaemonClient, argparse.Namespace], Awaitable[int]]
+
+
+HELP = {
+    "run": "run <alias> <cmd>\tRun arbitrary commands over a channel",
+    "start": "start <dsn>\tAdd a new channel",
+    "status": "status\t\tView status of started channels",
+    "stop": "stop <alias>\tStop an existing channel",
+    "exit": "exit\t\tExit sshpoolctl shell",
+    "quit": "quit\t\tExit sshpoolctl shell",
+}
+_ALIAS_CACHE_SECONDS = 2.0
+
+
+def history_path(environ: dict[str, str] | None = None) -> Path:
+    """``$SSHPOOL_HISTORY``, else ``$XDG_STATE_HOME/sshpool/sshpoolctl_history`` (``~/.local/state``)."""
+    env = dict(os.environ) if environ is None else environ
+    if env.get("SSHPOOL_HISTORY"):
+        return Path(env["SSHPOOL_HISTORY"]).expanduser()
+    xdg = env.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path(env.get("HOME") or Path.home()) / ".local" / "state"
+    return base / "sshpool" / "sshpoolctl_history"
+
+
+def redact(line: str) -> str:
+    """A history line with any DSN password replaced by ``****``: history never keeps one."""
+    words = line.split(" ")
+    for i, word in enumerate(words):
+        if "://" in word and "@" in word:
+            with contextlib.suppress(DSNError, ValueError):
+                if DSN.parse(word).password is not None:
+                    scheme, rest = word.split("://", 1)
+                    userinfo, host = rest.rsplit("@", 1)
+                    words[i] = f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
+    return " ".join(words)
+
+
+class Shell(cmd.Cmd):
+    """The classic shell. ``status`` is the exit status of the last command, for ``sshpoolctl < script``."""
+
+    prompt = "sshpool> "
+    ruler = "~"
+    doc_header = "Documented commands (type help <topic>):"
+
+    def __init__(
+        self,
+        client: AsyncDaemonClient,
+        *,
+        interactive: bool,
+        stdin: Any = None,
+        stdout: Any = None,
+        verbs: OneShot | None = None,
+    ) -> None:
+        super().__init__(stdin=stdin, stdout=stdout)
+        self.client = client
+        self.verbs = verbs
+        self.interactive = interactive
+        self.use_rawinput = interactive
+        self.intro = INTRO if interactive else None
+        if not interactive:
+            self.prompt = ""
+        self.status = 0
+        self.runner = asyncio.Runner()
+        self._aliases: tuple[float, list[str]] = (0.0, [])
+        self._history: Path | None = None
+
+    # -- loop plumbing
+
+    def call(self, work: Callable[[], Awaitable[T]]) -> T:
+        async def main() -> T:
+            return await work()
+
+        coro = main()
+        try:
+            return self.runner.run(coro)
+        finally:
+            coro.close()  # a Ctrl-C before the loop started it: no "never awaited" warning
+
+    def preloop(self) -> None:
+        if not self.interactive:
+            return
+        try:  # say at once when the daemon is down or the token wrong, not at the first command
+            self.call(self.client.channels)
+        except SSHPoolError as exc:
+            self.intro = f"{INTRO}\nerror: {error_line(exc)}"
+        try:
+            import readline
+        except ImportError:  # pragma: no cover - every supported platform has it
+            return
+        readline.set_completer_delims(" \t\n'\"")
+        path = history_path()
+        with contextlib.suppress(OSError):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.exists():
+                path.touch(mode=0o600)
+            readline.read_history_file(path)
+            self._history = path
+        readline.set_history_length(2000)
+
+    def precmd(self, line: str) -> str:
+        if line == "EOF":  # Ctrl-D, or the end of a script
+            if self.interactive:
+                self.stdout.write("\n")
+            return "exit"
+        if line.lstrip().startswith("#"):
+            return ""
+        if self._history is not None and line.strip():
+            import readline
+
+            n = readline.get_current_history_length()
+            if n and readline.get_history_item(n) == line:
+                safe = redact(line)
+                if safe != line:
+                    readline.replace_history_item(n - 1, safe)
+                with contextlib.suppress(OSError):
+                    readline.append_history_file(1, self._history)
+        return line
+
+    def postloop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.call(self.client.aclose)
+        self.runner.close()
+
+    def emptyline(self) -> bool:
+        return False  # cmd.Cmd would repeat the last command: never for `run`
+
+    def default(self, line: str) -> None:
+        word = line.split()[0] if line.split() else line
+        if self.verbs is not None and word in self.verbs.names:
+            self.one_shot(line)
+            return
+        self.fail(f"unknown command {word!r}; the commands are {', '.join(COMMANDS)} (type help <topic>)")
+
+    def one_shot(self, line: str) -> None:
+        """A one-shot verb (``put``, ``get``, ``hostkey``, ``update``, ``doctor``, ``run`` with
+        flags) as ``sshpoolctl VERB ...`` runs it, on this shell's daemon client; stdin stays the
+        shell's (``-n``)."""
+        assert self.verbs is not None
+        try:
+            words = shlex.split(line)
+        except ValueError as exc:
+            self.fail(f"cannot parse the line: {exc}")
+            return
+        try:
+            args = self.verbs.parse(words)
+        except SystemExit:  # argparse said why on stderr
+            self.status = EXIT_ERROR
+            return
+        args.no_stdin = True
+        verb = self.verbs.run
+        self.guarded(lambda: verb(self.client, args))
+
+    def fail(self, message: str, status: int = EXIT_ERROR) -> None:
+        sys.stdout.flush()
+        print(f"error: {message}", file=sys.stderr, flush=True)
+        self.status = status
+
+    def guarded(self, work: Callable[[], Awaitable[int]]) -> None:
+        """Run a command: SSHPool errors become one line, Ctrl-C cancels only this command."""
+        try:
+            self.status = self.call(work)
+        except SSHPoolError as exc:
+            self.fail(error_line(exc))
+        except KeyboardInterrupt:
+            sys.stdout.flush()
+            print("^C: cancelled; the daemon stopped the command", file=sys.stderr, flush=True)
+            self.status = 130
+        sys.stdout.flush()
+
+    # -- help in the classic layout
+
+    def get_names(self) -> list[str]:
+        return [f"do_{c}" for c in COMMANDS] + [f"help_{c}" for c in HELP]
+
+    def _help(self, name: str) -> None:
+        self.stdout.write(HELP[name] + "\n")
+
+    def help_run(self) -> None:
+        self._help("run")
+
+    def help_start(self) -> None:
+        self._help("start")
+
+    def help_status(self) -> None:
+        self._help("status")
+
+    def help_stop(self) -> None:
+        self._help("stop")
+
+    def help_exit(self) -> None:
+        self._help("exit")
+
+    def help_quit(self) -> None:
+        self._help("quit")
+
+    # -- commands
+
+    def do_exit(self, arg: str) -> bool:
+        """Leave the shell."""
+        return True
+
+    def do_quit(self, arg: str) -> bool:
+        """Leave the shell."""
+        return True
+
+    def do_run(self, arg: str) -> None:
+        """Run a command; the text after the alias is sent exactly as typed."""
+        arg = arg.lstrip()
+        if arg.startswith("-") and self.verbs is not None:  # run --timeout 5 --json web1 cmd
+            self.one_shot("run " + arg)
+            return
+        head, _, command = arg.partition(" ")
+        command = command.lstrip(" \t")
+        if not head or not command:
+            self.fail("usage: run <alias> <cmd>   (or run '*' <cmd> for every channel)")
+            return
+        try:
+            target = shlex.split(head)[0] if head[0] in "'\"" else head
+        except (ValueError, IndexError):
+            target = head.strip("'\"")
+        sink = Sink(progress=self.interactive and sys.stderr.isatty())
+        if is_fanout(target):
+
+            async def many() -> int:
+                return fanout_status(await run_fanout(self.client, target, command, sink))
+
+            self.guarded(many)
+            return
+
+        async def one() -> int:
+            result = await run_one(self.client, target, command, sink)
+            note = result_note(result)
+            if note:
+                if sink.last_out not in (b"", b"\n") and sink.out.isatty():
+                    sink.write("stdout", b"\n")
+                sink.note(note)
+            return exit_status(result)
+
+        self.guarded(one)
+
+    def do_start(self, arg: str) -> None:
+        """Add a channel from a DSN."""
+        dsn = arg.strip()
+        if not dsn:
+            self.fail("usage: start <dsn>   e.g. start web1://deploy@10.0.0.5:22")
+            return
+
+        async def start() -> int:
+            answer = await self.client.start(dsn)
+            print(answer["message"], file=self.stdout if answer["connected"] else sys.stderr, flush=True)
+            return 0 if answer["connected"] else EXIT_ERROR
+
+        self.guarded(start)
+
+    def do_status(self, arg: str) -> None:
+        """Show the channels (or one), sorted and aligned."""
+        alias = arg.strip()
+
+        async def status() -> int:
+            if alias:
+                channels = {alias: await self.client.channel(alias)}
+            else:
+                channels = await self.client.channels()
+            for line in status_lines(channels):
+                self.stdout.write(line + "\n")
+            if not channels and self.interactive:
+                print("no channels yet; add one with `start <dsn>`", file=sys.stderr)
+            return 0
+
+        self.guarded(status)
+
+    def do_stop(self, arg: str) -> None:
+        """Stop a channel and forget it."""
+        alias = arg.strip()
+        if not alias:
+            self.fail("usage: stop <alias>")
+            return
+
+        async def stop() -> int:
+            await self.client.stop(alias)
+            self.stdout.write("OK\n")
+            return 0
+
+        self.guarded(stop)
+
+    # -- completion
+
+    def aliases(self) -> list[str]:
+        stamp, names = self._aliases
+        if time.monotonic() - stamp > _ALIAS_CACHE_SECONDS:
+            try:
+                names = sorted(self.call(self.client.channels), key=str.casefold)
+            except (SSHPoolError, KeyboardInterrupt):
+                names = []
+            self._aliases = (time.monotonic(), names)
+        return names
+
+    def _complete_alias(self, text: str, line: str, begidx: int) -> list[str]:
+        if len(line[:begidx].split()) != 1:
+            return []
+        return [a + " " for a in self.aliases() if a.casefold().startswith(text.casefold())]
+
+    def complete_run(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        return self._complete_alias(text, line, begidx)
+
+    def complete_stop(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        return self._complete_alias(text, line, begidx)
+
+    def complete_status(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
+        return self._complete_alias(text, line, begidx)
+
+    def completenames(self, text: str, *ignored: Any) -> list[str]:
+        return [c + " " for c in COMMANDS if c.startswith(text)]
+
+    def complete_help(self, *args: Any) -> list[str]:
+        return [c for c in COMMANDS if c.startswith(args[0])]

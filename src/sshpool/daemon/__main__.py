@@ -1,0 +1,3 @@
+from sshpool.daemon.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,270 @@
+"""A daemon's channel as a Runner: the helpers of :class:`~sshpool.connection.helpers.AsyncConnection`
+over sshpoold's REST API, so ``sshpool.connect("web1", daemon=True)`` behaves like a direct
+connection to the same host.
+
+Every command goes as JSON with ``raw`` on (output byte-exact), binary stdin as ``input_b64``,
+live output as NDJSON; files go through ``PUT``/``GET /channels/<alias>/files``, streamed. Errors
+come back as the classes a direct connection raises (the problem+json ``code`` picks the class),
+and file errors as the OSErrors a local file operation would raise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from sshpool.client.asyncclient import (
+    AsyncDaemonClient,
+    _chunk,
+    _command_body,
+    _http_deadline,
+    _texts,
+    find_daemon,
+    find_token,
+    ndjson_docs,
+    outcome_of,
+)
+from sshpool.connection.helpers import AsyncConnection, OutputCallback, PasswordPrompt
+from sshpool.defaults import UNSET, Settings
+from sshpool.dsn import DSN, make_dsn
+from sshpool.errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
+from sshpool.inputs import StdinSource, is_streamed
+from sshpool.result import Result
+
+__all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
+
+
+def locate(
+    daemon: bool | str, token: str | None = None, state_dir: str | os.PathLike[str] | None = None
+) -> tuple[str, str]:
+    """The daemon's address (a URL or ``unix:/path``) and token, found as every sshpool client
+    finds them (:func:`sshpool.client.asyncclient.find_daemon`, :func:`~sshpool.client.asyncclient.find_token`);
+    ``state_dir`` stands in for ``SSHPOOL_STATE_DIR``."""
+    env: Mapping[str, str] = os.environ
+    if state_dir is not None:
+        env = {**os.environ, "SSHPOOL_STATE_DIR": os.fspath(state_dir)}
+    endpoint = find_daemon(daemon if isinstance(daemon, str) and daemon else None, env)
+    where = f"unix:{endpoint.socket}" if endpoint.socket else endpoint.url
+    secret, source = find_token(token, env)
+    if not secret:
+        raise TokenError(f"no sshpoold token ({source}): pass token=..., or set SSHPOOL_TOKEN")
+    return where, secret
+
+
+class DaemonRunner:
+    """Runs commands on one channel of a sshpoold. The HTTP client opens on first use and
+    ``aclose()`` closes it; the channel itself belongs to the daemon and stays up."""
+
+    def __init__(self, alias: str, *, url: str, token: str, command_timeout: float | Any | None = UNSET) -> None:
+        self.alias = alias
+        self.url = url
+        self._token = token
+        self.command_timeout = command_timeout
+        self._client: AsyncDaemonClient | None = None
+
+    def __repr__(self) -> str:
+        return f"<DaemonRunner {self.alias} at {self.url}>"
+
+    @property
+    def client(self) -> AsyncDaemonClient:
+        """The daemon client that carries every request (``sshpoolctl`` uses the same one), opened
+        on first use: its answers and failures map to exceptions in one place."""
+        if self._client is None:
+            self._client = AsyncDaemonClient(self.url, self._token)
+        return self._client
+
+    def _path(self, suffix: str = "") -> str:
+        return self.client._path(self.alias, suffix)
+
+    async def info(self) -> dict[str, Any]:
+        """The channel's info (``GET /channels/<alias>``); UnknownAliasError when it has none."""
+        return await self.client.channel(self.alias)
+
+    async def run(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Any = UNSET,
+        env: Mapping[str, str] | None = None,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+    ) -> Result:
+        if timeout is UNSET:
+            timeout = self.command_timeout
+        seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
+        if is_streamed(input):
+            return await self._stream_input(command, input, seconds, env, pty, on_output)
+        assert input is None or isinstance(input, (str, bytes, bytearray, memoryview))
+        input = bytes(input) if isinstance(input, (bytearray, memoryview)) else input
+        body = _command_body(command, input=input, timeout=seconds, env=env, pty=pty)
+        # The daemon stops the command at its deadline and answers; the margin covers the answer.
+        http_timeout = httpx.Timeout(_http_deadline(seconds or Settings.command_timeout), connect=10.0)
+        if on_output is None:
+            try:
+                r = await self.client._client().post(self._path(), json=body, timeout=http_timeout)
+            except httpx.TimeoutException as exc:
+                return self._no_answer(command, exc)
+            except httpx.HTTPError as exc:
+                raise self.client._transport_error(exc, http_timeout.read or 0) from None
+            if not r.is_success:
+                raise self.client._error(r, self.alias)
+            return Result.from_dict(r.json(), alias=self.alias, command=command)
+        return await self._stream(command, body, http_timeout, on_output)
+
+    async def _stream_input(
+        self,
+        command: str,
+        input: StdinSource | None,
+        seconds: float | None,
+        env: Mapping[str, str] | None,
+        pty: bool,
+        on_output: OutputCallback | None,
+    ) -> Result:
+        """stdin from a file or an iterator goes as the request body, streamed both ways."""
+        events = self.client.stream(
+            self.alias, command, input=input, timeout=seconds, env=dict(env) if env else None, pty=pty
+        )
+        async with contextlib.aclosing(events):
+            async for event in events:
+                if isinstance(event, Result):
+                    return event
+                if on_output is not None:
+                    on_output(*event)
+        raise AssertionError("the stream always ends with a Result")  # pragma: no cover
+
+    async def _stream(
+        self, command: str, body: dict[str, Any], http_timeout: httpx.Timeout, on_output: OutputCallback
+    ) -> Result:
+        out = {"stdout": bytearray(), "stderr": bytearray()}
+        last: dict[str, Any] | None = None
+        headers = {"Accept": "application/x-ndjson, application/json"}
+        http = self.client._client()
+        try:
+            async with http.stream("POST", self._path(), json=body, headers=headers, timeout=http_timeout) as r:
+                if not r.is_success:
+                    await r.aread()
+                    raise self.client._error(r, self.alias)
+                async for item in ndjson_docs(r.aiter_bytes()):
+                    if "stream" in item:
+                        stream, data = _chunk(item)
+                        out[stream] += data
+                        on_output(stream, data)
+                    else:
+                        last = item
+        except httpx.TimeoutException as exc:
+            return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
+        except httpx.HTTPError as exc:
+            if any(out.values()) or last is not None:
+                return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
+            raise self.client._transport_error(exc, http_timeout.read or 0) from None
+        if last is None:
+            return self._no_answer(command, None, bytes(out["stdout"]), bytes(out["stderr"]))
+        outcome = outcome_of(last, self.alias, command)
+        if isinstance(outcome, SSHPoolError):  # refused before it started, as a direct connection raises
+            raise outcome
+        return replace(outcome, **_texts(out["stdout"], out["stderr"]))
+
+    def _no_answer(self, command: str, exc: Exception | None, stdout: bytes = b"", stderr: bytes = b"") -> Result:
+        """The command may have started and the daemon's answer never came: like a lost link."""
+        why = f" ({type(exc).__name__})" if exc is not None else ""
+        return Result.from_bytes(
+            stdout,
+            stderr,
+            error="link_lost",
+            exception=f"no answer from sshpoold at {self.url}{why}; the command may still be running "
+            f"on {self.alias}; not retried",
+            alias=self.alias,
+            command=command,
+        )
+
+    # ------------------------------------------------------------------ files
+
+    async def put_file(self, local: Path, remote: str) -> int:
+        return await self.client.put_file(self.alias, local, remote)
+
+    async def get_file(self, remote: str, local: Path) -> int:
+        return await self.client.get_file(self.alias, remote, local)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+
+async def open_daemon_connection(
+    target: str,
+    *,
+    daemon: bool | str = True,
+    token: str | None = None,
+    user: str | None = None,
+    port: int | None = None,
+    password: str | None = None,
+    interactive: bool = False,
+    state_dir: str | os.PathLike[str] | None = None,
+    password_prompt: PasswordPrompt | None = None,
+    **settings: Any,
+) -> AsyncConnection:
+    """An :class:`AsyncConnection` on a daemon's channel. ``target`` is the channel's alias, or
+    a DSN: a channel the daemon does not have yet is started from it (and stopped again if it
+    cannot connect), one it has is used when it points at the same place."""
+    if not isinstance(target, str) or not target.strip():
+        raise ValueError("connect() needs the alias of a daemon's channel, or a DSN to start one")
+    url, secret = locate(daemon, token, state_dir)
+    timeout = settings.get("command_timeout", UNSET)
+    if "://" in target:
+        dsn = make_dsn(target, user=user, port=port, password=password)
+        runner = DaemonRunner(dsn.alias, url=url, token=secret, command_timeout=timeout)
+        await _ensure_channel(runner, dsn, float(settings.get("connect_timeout") or Settings.connect_timeout))
+    else:
+        given = [name for name, v in (("user", user), ("port", port), ("password", password)) if v is not None]
+        if given:
+            raise TypeError(
+                f"{', '.join(given)} belong to the channel's DSN on the daemon; pass a DSN as the target "
+                "to start a channel, or leave them out to use the daemon's channel as it is"
+            )
+        runner = DaemonRunner(target.strip(), url=url, token=secret, command_timeout=timeout)
+        try:
+            known = str((await runner.info()).get("dsn") or "")
+            runner.alias = known.partition("://")[0] if "://" in known else runner.alias  # as the daemon spells it
+        except BaseException:
+            await runner.aclose()
+            raise
+    return AsyncConnection(runner, name=runner.alias, interactive=interactive, password_prompt=password_prompt)
+
+
+async def _ensure_channel(runner: DaemonRunner, dsn: DSN, wait: float) -> None:
+    """Start ``dsn`` on the daemon unless a channel with its alias already points there."""
+    client = runner.client
+    try:
+        try:
+            started = await client.start(dsn.to_text(reveal_password=True), wait=wait)
+        except AliasInUseError:
+            info = await runner.info()
+            same = info.get("host") == dsn.host and all(
+                info.get(k) == v for k, v in (("user", dsn.user), ("port", dsn.port)) if v is not None
+            )
+            if not same:
+                raise AliasInUseError(
+                    f"the daemon's channel {dsn.alias!r} points at {info.get('user')}@{info.get('host')}:"
+                    f"{info.get('port')}, not at {dsn.display()}; pick another alias or stop that channel",
+                    alias=dsn.alias,
+                ) from None
+            return
+        if not started["connected"]:  # kept by the daemon, still retrying: say why, and take it back
+            info = await runner.info()
+            await client.stop(dsn.alias)
+            raise error_from_code(
+                str(info.get("last_error_code") or "channel_unavailable"),
+                str(info.get("last_error") or started["message"]),
+                alias=dsn.alias,
+            )
+    except BaseException:
+        await runner.aclose()
+        raise
