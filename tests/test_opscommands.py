@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from sshpool import opscommands as o
+from sshpool import commands as o
 
 
 def sh(script: str, *, cwd: Path | None = None, input: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -33,7 +33,7 @@ def test_quote_path_keeps_the_tilde_expandable() -> None:
 
 
 def test_nohup_detaches_logs_and_prints_the_session_leaders_pid(tmp_path: Path) -> None:
-    script = "cd " + o.quote_path(str(tmp_path)) + " && " + o.nohup_command('echo "it\'s up"; sleep 30', "my log")
+    script = "cd " + o.quote_path(str(tmp_path)) + " && " + o.nohup('echo "it\'s up"; sleep 30', "my log")
     done = sh(script)
     pid = int(done.stdout.strip())
     try:
@@ -50,7 +50,7 @@ def test_nohup_detaches_logs_and_prints_the_session_leaders_pid(tmp_path: Path) 
 
 def test_nohup_needs_a_command() -> None:
     with pytest.raises(ValueError, match="needs a command"):
-        o.nohup_command("  ", "log")
+        o.nohup("  ", "log")
 
 
 def test_sudo_reads_a_password_from_stdin_or_never_asks() -> None:

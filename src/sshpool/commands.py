@@ -1,4 +1,9 @@
-"""Shell text, built in one pure place: every argument quoted, every builder unit-tested."""
+"""Shell text, built in one pure place: every argument quoted, every builder unit-tested.
+
+Pure functions, no I/O: each returns the text one command or helper sends. Secrets never appear
+in what these return: a sudo password or a git token is read from the command's stdin by the
+shell on the far side.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +13,30 @@ import shlex
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "ENV_NAME",
     "MARKER_VAR",
+    "TOP_COMMAND",
     "apt_install",
+    "git_clone",
+    "git_url",
     "in_directory",
     "join_path",
     "kill_marked",
     "nohup",
+    "packages",
+    "pip_freeze",
     "pip_install",
+    "pip_requirements",
     "ps_command",
     "quote_all",
+    "quote_path",
+    "sudo_command",
     "with_env",
     "with_marker",
 ]
 
 MARKER_VAR = "SSHPOOL_RUN"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 def quote_all(args: Iterable[str]) -> str:
@@ -35,7 +49,7 @@ def with_env(command: str, env: Mapping[str, str] | None) -> str:
         return command
     parts = []
     for key, value in env.items():
-        if not _ENV_NAME.match(key):
+        if not ENV_NAME.match(key):
             raise ValueError(f"invalid environment variable name {key!r}: use letters, digits and '_'")
         parts.append(f"export {key}={shlex.quote(str(value))};")
     return " ".join(parts) + " " + command
@@ -73,7 +87,8 @@ def join_path(cwd: str, path: str) -> str:
     return posixpath.normpath(new)
 
 
-def _quote_path(path: str) -> str:
+def quote_path(path: str) -> str:
+    """Quote a remote path but keep a leading ``~/`` unquoted, so the remote shell expands it."""
     if path == "~":
         return "~"
     if path.startswith("~/"):
@@ -85,7 +100,7 @@ def in_directory(cwd: str | None, command: str) -> str:
     """Run ``command`` in ``cwd`` only if the ``cd`` worked."""
     if not cwd or cwd == "~":
         return command
-    return f"cd {_quote_path(cwd)} && {command}"
+    return f"cd {quote_path(cwd)} && {command}"
 
 
 def nohup(command: str, log: str) -> str:
@@ -99,7 +114,7 @@ def nohup(command: str, log: str) -> str:
     if not command.strip():
         raise ValueError("nohup needs a command to run")
     start = f"env -u {MARKER_VAR} setsid nohup sh -c {shlex.quote(command)}"
-    return f"{{ {start} >> {_quote_path(log)} 2>&1 < /dev/null & echo $!; }}"
+    return f"{{ {start} >> {quote_path(log)} 2>&1 < /dev/null & echo $!; }}"
 
 
 def apt_install(packages: Iterable[str], *, root: bool, update: bool = False) -> str:
@@ -121,3 +136,66 @@ def ps_command(args: str | None = None, options: str = "", all: bool = True, ver
     flags = "-" + (args or "") + ("A" if all else "") + ("f" if verbose else "")
     cmd = "ps" if flags == "-" else f"ps {flags}"
     return f"{cmd} {options}".strip()
+
+
+TOP_COMMAND = "ps -Ao %cpu,%mem,user,comm"
+"""The classic ``ps -Afo ...`` is refused by procps-ng ("conflicting format options")."""
+
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def packages(pkgs: str | Iterable[str]) -> list[str]:
+    """Classic callers pass ``'git python-pip'`` as well as lists: a string is split on whitespace."""
+    names = pkgs.split() if isinstance(pkgs, str) else [str(p) for p in pkgs]
+    if not names or any(not n.strip() for n in names):
+        raise ValueError(f"no package names in {pkgs!r}: give a name, a space-separated string or a list")
+    return names
+
+
+def sudo_command(command: str, *, with_password: bool) -> str:
+    """``sudo -S -p ''`` reads a password from stdin without a prompt; ``sudo -n`` never asks
+    (a password requirement becomes an error instead of a hang)."""
+    flags = "-S -p ''" if with_password else "-n"
+    return f"sudo {flags} -- sh -c {shlex.quote(command)}"
+
+
+def git_url(username: str, repo: str, base_url: str = "https://github.com") -> str:
+    """``<base_url>/<username>/<repo>.git`` (``.git`` added once)."""
+    for what, value in (("username", username), ("repo", repo)):
+        if not value or not _NAME.match(value):
+            raise ValueError(f"invalid git {what} {value!r}: use letters, digits, '_', '.' or '-'")
+    if not base_url:
+        raise ValueError("base_url is empty: give e.g. https://github.com or a path to bare repositories")
+    name = repo if repo.endswith(".git") else repo + ".git"
+    return f"{base_url.rstrip('/')}/{username}/{name}"
+
+
+# A one-shot credential helper: it answers "get" with the token read from a 0600 file that exists
+# only while the clone runs. The token travels over the command's stdin, so it is never in an
+# argv (``ps``), in ``.git/config`` (``-c`` options are not saved) or in the output.
+_HELPER = (
+    '!h() { test "$1" = get && printf "username=x-access-token\\npassword=%s\\n" "$(cat "$SSHPOOL_GIT_TOKEN")"; }; h'
+)
+
+
+def git_clone(url: str, dest: str | None, *, with_token: bool) -> str:
+    """``git clone URL [DEST]``; prompts are off so a missing credential fails instead of hanging.
+    With a token, a subshell reads it from stdin into a 0600 temp file that its EXIT trap removes."""
+    target = f" {quote_path(dest)}" if dest else ""
+    clone = f"git clone -q {shlex.quote(url)}{target}"
+    if not with_token:
+        return f"GIT_TERMINAL_PROMPT=0 {clone}"
+    return (
+        '(IFS= read -r t; f=$(umask 077 && mktemp "${TMPDIR:-/tmp}/.sshpool-git.XXXXXX") || exit 1; '
+        'trap \'rm -f "$f"\' EXIT; printf \'%s\\n\' "$t" > "$f"; unset t; '
+        f'SSHPOOL_GIT_TOKEN="$f" GIT_TERMINAL_PROMPT=0 git -c credential.helper= '
+        f"-c credential.helper={shlex.quote(_HELPER)} clone -q {shlex.quote(url)}{target})"
+    )
+
+
+def pip_requirements(path: str) -> str:
+    return f"pip install -r {quote_path(path)}"
+
+
+def pip_freeze() -> str:
+    return "pip freeze"

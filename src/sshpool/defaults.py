@@ -18,16 +18,18 @@ __all__ = [
     "MODES",
     "UNSET",
     "Settings",
+    "Timeout",
+    "Unset",
     "default_state_dir",
 ]
 
 
-class _Unset:
-    """Tells "not given" apart from ``None`` (which means "no limit")."""
+class Unset:
+    """The type of :data:`UNSET`: tells "not given" apart from ``None`` (which means "no limit")."""
 
-    _instance: _Unset | None = None
+    _instance: Unset | None = None
 
-    def __new__(cls) -> _Unset:
+    def __new__(cls) -> Unset:
         if cls._instance is None:
             cls._instance = super().__new__(cls)
         return cls._instance
@@ -39,7 +41,10 @@ class _Unset:
         return False
 
 
-UNSET: Final = _Unset()
+UNSET: Final = Unset()
+
+Timeout = float | None | Unset
+"""A timeout argument: seconds, ``None`` for no limit, or :data:`UNSET` for the default."""
 
 HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 MODES = ("exec", "shell")

@@ -3,7 +3,7 @@ any :class:`Runner`.
 
 A direct SSH channel and a daemon's channel both satisfy ``Runner``, so every helper works, and
 is tested, both ways. Helpers build their shell text in :mod:`sshpool.commands` and
-:mod:`sshpool.opscommands`; nothing here knows about asyncssh, HTTP or threads.
+:mod:`sshpool.commands`; nothing here knows about asyncssh, HTTP or threads.
 """
 
 from __future__ import annotations
@@ -20,21 +20,25 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
-from sshpool.commands import apt_install, in_directory, join_path, pip_install, ps_command
+from sshpool.commands import (
+    TOP_COMMAND,
+    apt_install,
+    git_clone,
+    git_url,
+    in_directory,
+    join_path,
+    nohup,
+    packages,
+    pip_freeze,
+    pip_install,
+    pip_requirements,
+    ps_command,
+    sudo_command,
+)
 from sshpool.connection.streams import Chunk, LivePrinter, OutputCallback, OutputFile, OutputStream
 from sshpool.defaults import UNSET
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
 from sshpool.inputs import StdinSource, is_streamed
-from sshpool.opscommands import (
-    TOP_COMMAND,
-    git_clone,
-    git_url,
-    nohup_command,
-    packages,
-    pip_freeze,
-    pip_requirements,
-    sudo_command,
-)
 from sshpool.result import Result
 from sshpool.tables import Table, parse_ps
 
@@ -320,7 +324,7 @@ class AsyncConnection:
     async def nohup(self, command: str, *, log: str | None = None) -> int:
         """Start ``command`` detached from the session (it survives ``close()``), appending its
         output to ``log`` (default ``nohup.out`` in the current directory); returns its PID."""
-        text = await self.wait(nohup_command(command, log or "nohup.out"), check_stderr=False)
+        text = await self.wait(nohup(command, log or "nohup.out"), check_stderr=False)
         lines = text.strip().splitlines()
         try:
             return int(lines[-1])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 from typing import Any
@@ -18,12 +17,11 @@ from urllib.parse import parse_qs
 
 from fastapi import Request
 
+from sshpool.commands import ENV_NAME
 from sshpool.defaults import MODES
 from sshpool.errors import RequestError
 
 __all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "query_body", "read_body"]
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -157,7 +155,7 @@ def command_spec(body: Body) -> CommandSpec:
     if env is not None:
         if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
             raise RequestError('field \'env\' must be an object of string values, like {"LANG": "C"}')
-        bad = [k for k in env if not _ENV_NAME.match(k)]
+        bad = [k for k in env if not ENV_NAME.match(k)]
         if bad:
             raise RequestError(f"field 'env': invalid variable name {bad[0]!r}; use letters, digits and '_'")
     raw = f.get("raw", False)
