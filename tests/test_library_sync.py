@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import re
 import subprocess
 import threading
@@ -216,3 +217,46 @@ def test_the_helpers_on_a_channel_of_your_own_pool(ssh_home: Any, sshd: Any, tes
         assert "mine" in repr(conn.async_connection.runner)
     finally:
         portal.call(pool.aclose)
+
+
+def test_the_sync_twin_streams_chunks_and_keeps_the_result(make_connection: Callable[..., Any]) -> None:
+    conn = make_connection()
+    with conn.stream("printf one; sleep 0.2; printf two >&2; exit 3") as chunks:
+        got = list(chunks)
+    assert b"".join(c.data for c in got if c.stream == "stdout") == b"one"
+    assert b"".join(c.data for c in got if c.stream == "stderr") == b"two"
+    assert chunks.result is not None and chunks.result.exit_code == 3
+
+
+def test_leaving_a_sync_stream_early_stops_the_command(make_connection: Callable[..., Any], tmp_path: Path) -> None:
+    conn = make_connection()
+    with conn.stream("echo started; sleep 31.7; echo never") as chunks:
+        first = next(chunks)
+    assert first.data == b"started\n"
+    assert chunks.result is None
+    gone = "for i in $(seq 50); do pgrep -f 'slee[p] 31.7' >/dev/null || { echo gone; exit; }; sleep 0.1; done"
+    assert conn.run(gone).stdout.strip() == "gone"
+
+
+def test_exec_command_sends_input_then_what_is_written(make_connection: Callable[..., Any]) -> None:
+    conn = make_connection()
+    stdin, stdout, _ = conn.exec_command("cat", input=b"given ")
+    stdin.write("written")
+    stdin.close()
+    assert stdout.read() == b"given written"
+
+
+def test_the_sync_helpers_take_the_same_arguments_as_their_async_twins() -> None:
+    def params(fn: Callable[..., Any]) -> list[tuple[str, Any, Any]]:
+        sig = inspect.signature(fn)
+        return [(p.name, p.kind, p.default) for p in sig.parameters.values()]
+
+    def methods(cls: type) -> set[str]:
+        return {n for n, v in vars(cls).items() if inspect.isfunction(v) and (not n.startswith("_") or n in dunders)}
+
+    twins = {"close": "aclose", "__enter__": "__aenter__", "__exit__": "__aexit__"}
+    dunders = {"__enter__", "__exit__", "__aenter__", "__aexit__"}
+    assert {twins.get(n, n) for n in methods(sshpool.sync.Connection)} == methods(AsyncConnection)
+    for name in sorted(methods(sshpool.sync.Connection)):
+        mine = getattr(sshpool.sync.Connection, name)
+        assert params(mine) == params(getattr(AsyncConnection, twins.get(name, name))), name

@@ -33,7 +33,7 @@ from sshpool.errors import (
 from sshpool.result import Result
 
 if _typing.TYPE_CHECKING:
-    from sshpool.connection.helpers import AsyncConnection
+    from sshpool.connection import AsyncConnection
     from sshpool.core.channel import Channel, ChannelInfo
     from sshpool.core.pool import Pool
     from sshpool.runners.connect import open_connection

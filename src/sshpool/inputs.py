@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from typing import IO
 
-__all__ = ["CHUNK", "Stdin", "StdinSource", "is_streamed", "stdin_of"]
+__all__ = ["CHUNK", "Stdin", "StdinSource", "followed_by", "is_streamed", "stdin_of"]
 
 CHUNK = 1 << 18
 
@@ -44,6 +44,27 @@ def stdin_of(source: StdinSource | None) -> Stdin | None:
     raise TypeError(
         f"input must be str, bytes, a binary file object or an iterator of bytes, not {type(source).__name__}"
     )
+
+
+def followed_by(first: StdinSource | None, then: bytes) -> StdinSource | None:
+    """``first`` and then ``then``, as one input (the sync ``exec_command``: ``input=`` given up
+    front, then what was written to its stdin file)."""
+    if not then:
+        return first
+    if first is None:
+        return then
+    if not is_streamed(first):
+        head = stdin_of(first)
+        assert isinstance(head, bytes)
+        return head + then
+    return _then(stdin_of(first), then)
+
+
+async def _then(first: Stdin | None, then: bytes) -> AsyncIterator[bytes]:
+    if isinstance(first, AsyncIterator):
+        async for chunk in first:
+            yield chunk
+    yield then
 
 
 async def _read_file(f: IO[bytes]) -> AsyncIterator[bytes]:

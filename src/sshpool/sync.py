@@ -9,10 +9,10 @@ import threading
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sshpool.bridge import call, portal, track
-from sshpool.connection.helpers import AsFrame, AsyncConnection, OutputCallback, OutputFile, PasswordPrompt
-from sshpool.defaults import UNSET
-from sshpool.inputs import StdinSource
+from sshpool.bridge import call, iterate, portal, track
+from sshpool.connection import AsFrame, AsyncConnection, Chunk, OutputCallback, OutputFile, OutputStream, PasswordPrompt
+from sshpool.defaults import UNSET, Timeout
+from sshpool.inputs import StdinSource, followed_by
 from sshpool.result import Result
 from sshpool.runners.connect import open_connection
 
@@ -26,8 +26,9 @@ class _Exec:
     """The classic ``exec_command``: input written to stdin is held until stdout or stderr is
     first read, or stdin is closed; then the command runs once with it."""
 
-    def __init__(self, run: Callable[[bytes | None], Result]) -> None:
+    def __init__(self, run: Callable[[StdinSource | None], Result], first: StdinSource | None = None) -> None:
         self._run = run
+        self._first = first
         self._input: bytearray | None = None
         self._result: Result | None = None
         self._lock = threading.Lock()
@@ -35,8 +36,13 @@ class _Exec:
     def result(self) -> Result:
         with self._lock:
             if self._result is None:
-                self._result = self._run(bytes(self._input) if self._input is not None else None)
+                self._result = self._run(self._stdin())
             return self._result
+
+    def _stdin(self) -> StdinSource | None:
+        if self._input is None:
+            return self._first
+        return followed_by(self._first, bytes(self._input))
 
     def write(self, data: bytes | str) -> int:
         with self._lock:
@@ -81,6 +87,35 @@ class StdinFile:
         self.close()
 
 
+class ChunkIterator:
+    """``for chunk in conn.stream(cmd)``, the blocking twin of :class:`~sshpool.connection.OutputStream`:
+    chunks as they arrive, ``.result`` once the loop ends; ``close()`` (or leaving a ``with``
+    block) early stops the command."""
+
+    def __init__(self, stream: OutputStream) -> None:
+        self._stream = stream
+        self._chunks = iterate(stream)
+
+    @property
+    def result(self) -> Result | None:
+        return self._stream.result
+
+    def __iter__(self) -> ChunkIterator:
+        return self
+
+    def __next__(self) -> Chunk:
+        return next(self._chunks)
+
+    def close(self) -> None:
+        self._chunks.close()  # type: ignore[attr-defined]
+
+    def __enter__(self) -> ChunkIterator:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class Connection:
     """A sync connection (``sshpool.connect()`` or ``DaemonClient.channel()``): the poseidon
     helpers, usable from any thread. ``with sshpool.connect(...) as conn:`` closes at the end."""
@@ -97,6 +132,10 @@ class Connection:
         return self._async
 
     @property
+    def name(self) -> str:
+        return self._async.name
+
+    @property
     def cwd(self) -> str:
         return self._async.cwd
 
@@ -109,16 +148,26 @@ class Connection:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         on_output: OutputCallback | None = None,
         retry: int = 0,
+        label: str | None = None,
     ) -> Result:
         """The full Result; ``on_output(stream, data)`` is called as output arrives (in the loop
-        thread: keep it quick, and do not call this connection from it)."""
+        thread: keep it quick, and do not call this connection from it). ``label`` is what an
+        interactive connection prints instead of the command (to keep a secret off the console)."""
         return call(
-            self._async.run, command, input=input, timeout=timeout, env=env, pty=pty, on_output=on_output, retry=retry
+            self._async.run,
+            command,
+            input=input,
+            timeout=timeout,
+            env=env,
+            pty=pty,
+            on_output=on_output,
+            retry=retry,
+            label=label,
         )
 
     def wait(
@@ -127,7 +176,7 @@ class Connection:
         raise_on_error: bool = True,
         *,
         check_stderr: bool = True,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         input: StdinSource | None = None,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -145,8 +194,24 @@ class Connection:
             retry=retry,
         )
 
-    def exec_command(self, command: str, *, timeout: Any = UNSET) -> tuple[StdinFile, OutputFile, OutputFile]:
-        session = _Exec(lambda data: self.run(command, input=data, timeout=timeout))
+    def stream(
+        self,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Timeout = UNSET,
+        env: Mapping[str, str] | None = None,
+    ) -> ChunkIterator:
+        """``for chunk in conn.stream(cmd)``: output as it arrives; ``.result`` after the loop.
+        Leaving early (``close()`` or ``with``) stops the command."""
+        return ChunkIterator(self._async.stream(command, input=input, timeout=timeout, env=env))
+
+    def exec_command(
+        self, command: str, *, input: StdinSource | None = None, timeout: Timeout = UNSET
+    ) -> tuple[StdinFile, OutputFile, OutputFile]:
+        """The classic ``(stdin, stdout, stderr)``: what is written to stdin (after ``input``, when
+        given) is sent when stdout or stderr is first read, or stdin is closed."""
+        session = _Exec(lambda data: self.run(command, input=data, timeout=timeout), input)
         return StdinFile(session), OutputFile(session.result, "stdout"), OutputFile(session.result, "stderr")
 
     def chdir(self, path: str, relative: bool = True) -> str:
@@ -158,8 +223,10 @@ class Connection:
     def nohup(self, command: str, *, log: str | None = None) -> int:
         return call(self._async.nohup, command, log=log)
 
-    def apt(self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False) -> str:
-        return call(self._async.apt, pkgs, raise_on_error, update=update)
+    def apt(
+        self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False, timeout: Timeout = UNSET
+    ) -> str:
+        return call(self._async.apt, pkgs, raise_on_error, update=update, timeout=timeout)
 
     def git(
         self,
@@ -169,17 +236,18 @@ class Connection:
         token: str | None = None,
         *,
         base_url: str = "https://github.com",
+        timeout: Timeout = UNSET,
     ) -> str:
-        return call(self._async.git, username, repo, alias, token, base_url=base_url)
+        return call(self._async.git, username, repo, alias, token, base_url=base_url, timeout=timeout)
 
-    def pip(self, pkgs: str | list[str]) -> str:
-        return call(self._async.pip, pkgs)
+    def pip(self, pkgs: str | list[str], *, timeout: Timeout = UNSET) -> str:
+        return call(self._async.pip, pkgs, timeout=timeout)
 
     def pip_freeze(self) -> str:
         return call(self._async.pip_freeze)
 
-    def pip_r(self, path: str) -> str:
-        return call(self._async.pip_r, path)
+    def pip_r(self, path: str, *, timeout: Timeout = UNSET) -> str:
+        return call(self._async.pip_r, path, timeout=timeout)
 
     def ps(
         self,
@@ -201,7 +269,7 @@ class Connection:
         password: str | None = None,
         raise_on_error: bool = True,
         check_stderr: bool = True,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
     ) -> str:
         return call(
             self._async.sudo,

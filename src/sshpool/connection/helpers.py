@@ -1,24 +1,21 @@
 """The poseidon helpers (run, wait, chdir, nohup, apt, git, pip, ps, top, sudo, put/get) over
-any :class:`Runner`.
+any :class:`~sshpool.connection.runner.Runner`.
 
-A direct SSH channel and a daemon's channel both satisfy ``Runner``, so every helper works, and
-is tested, both ways. Helpers build their shell text in :mod:`sshpool.commands` and
-:mod:`sshpool.commands`; nothing here knows about asyncssh, HTTP or threads.
+Helpers build their shell text in :mod:`sshpool.commands`; nothing here knows about asyncssh,
+HTTP or threads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
 import io
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterator, Mapping
-from dataclasses import replace
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 from sshpool.commands import (
     TOP_COMMAND,
@@ -35,141 +32,24 @@ from sshpool.commands import (
     ps_command,
     sudo_command,
 )
-from sshpool.connection.streams import Chunk, LivePrinter, OutputCallback, OutputFile, OutputStream
-from sshpool.defaults import UNSET
+from sshpool.connection.frames import AsFrame, as_table
+from sshpool.connection.runner import ClosableRunner, FileRunner, PasswordPrompt, Runner, ask_password
+from sshpool.connection.streams import LivePrinter, OutputCallback, OutputFile, OutputStream
+from sshpool.connection.sudo import redact, sudo_refused_password, sudo_wants_password
+from sshpool.defaults import UNSET, Timeout
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
 from sshpool.inputs import StdinSource, is_streamed
 from sshpool.result import Result
-from sshpool.tables import Table, parse_ps
+from sshpool.tables import parse_ps
 
 if TYPE_CHECKING:
     import pandas
 
-__all__ = [
-    "AliasRunner",
-    "AsyncConnection",
-    "Chunk",
-    "FileRunner",
-    "OutputCallback",
-    "OutputFile",
-    "OutputStream",
-    "Runner",
-    "as_table",
-]
+__all__ = ["AsyncConnection"]
 
 log = logging.getLogger("sshpool")
 
-PasswordPrompt = Callable[[str], Awaitable[str]]
-AsFrame = bool | Literal["auto"]
-PANDAS_HINT = "pip install 'sshpool[pandas]'"
 _URL_USERINFO = re.compile(r"://[^/@]+@")
-
-
-class Runner(Protocol):
-    """What the helpers need: run one command, return its Result (raise only if it never started)."""
-
-    async def run(
-        self,
-        command: str,
-        *,
-        input: StdinSource | None = None,
-        timeout: Any = UNSET,
-        env: Mapping[str, str] | None = None,
-        pty: bool = False,
-        on_output: OutputCallback | None = None,
-    ) -> Result: ...
-
-
-@runtime_checkable
-class FileRunner(Protocol):
-    """A runner that also moves files (SFTP directly, ``/files`` through the daemon)."""
-
-    async def put_file(self, local: Path, remote: str) -> int: ...
-
-    async def get_file(self, remote: str, local: Path) -> int: ...
-
-
-@runtime_checkable
-class ClosableRunner(Protocol):
-    async def aclose(self) -> None: ...
-
-
-async def ask_password(prompt: str) -> str:
-    """The default password prompt: the terminal's, without echo (in a thread: it blocks)."""
-    return await asyncio.to_thread(getpass.getpass, prompt)
-
-
-def _redact(result: Result, secret: str | None) -> Result:
-    if not secret:
-        return result
-    text = {k: getattr(result, k) for k in ("stdout", "stderr", "exception")}
-    if not any(v and secret in v for v in text.values()):
-        return result
-    blob = secret.encode()
-    return replace(
-        result,
-        **{k: v.replace(secret, "****") for k, v in text.items() if v},
-        stdout_bytes=(result.stdout_bytes or b"").replace(blob, b"****"),
-        stderr_bytes=(result.stderr_bytes or b"").replace(blob, b"****"),
-    )
-
-
-def _sudo_wants_password(r: Result) -> bool:
-    return r.exit_code == 1 and "password is required" in r.stderr
-
-
-def _sudo_refused_password(r: Result) -> bool:
-    return r.exit_code == 1 and any(
-        s in r.stderr for s in ("incorrect password", "Sorry, try again", "no password was provided")
-    )
-
-
-class RunsByAlias(Protocol):
-    """Anything that runs commands on named channels: a Pool, or the daemon's client."""
-
-    async def run(self, alias: str, command: str, **kwargs: Any) -> Result: ...
-
-
-class AliasRunner:
-    """The Runner for one alias of a :class:`RunsByAlias` (``Pool`` or the daemon's client), so the
-    helpers work on a channel of your own pool and on a daemon's channel alike. File transfer
-    goes through the target's ``put_file(alias, local, remote)`` / ``get_file(...)`` if it has them."""
-
-    def __init__(self, target: RunsByAlias, alias: str) -> None:
-        self.target = target
-        self.alias = alias
-
-    def __repr__(self) -> str:
-        return f"<AliasRunner {self.alias} on {type(self.target).__name__}>"
-
-    async def run(
-        self,
-        command: str,
-        *,
-        input: StdinSource | None = None,
-        timeout: Any = UNSET,
-        env: Mapping[str, str] | None = None,
-        pty: bool = False,
-        on_output: OutputCallback | None = None,
-    ) -> Result:
-        kwargs: dict[str, Any] = {"input": input, "timeout": timeout, "env": dict(env) if env else None}
-        if pty:
-            kwargs["pty"] = True
-        if on_output is not None:
-            kwargs["on_output"] = on_output
-        return await self.target.run(self.alias, command, **kwargs)
-
-    async def put_file(self, local: Path, remote: str) -> int:
-        move = getattr(self.target, "put_file", None)
-        if move is None:
-            raise TypeError(f"{type(self.target).__name__} cannot transfer files")
-        return int(await move(self.alias, local, remote))
-
-    async def get_file(self, remote: str, local: Path) -> int:
-        move = getattr(self.target, "get_file", None)
-        if move is None:
-            raise TypeError(f"{type(self.target).__name__} cannot transfer files")
-        return int(await move(self.alias, remote, local))
 
 
 class AsyncConnection:
@@ -195,14 +75,12 @@ class AsyncConnection:
     def __repr__(self) -> str:
         return f"<AsyncConnection {self.name} cwd={self.cwd!r}{' interactive' if self.interactive else ''}>"
 
-    # ------------------------------------------------------------------ running
-
     async def run(
         self,
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         on_output: OutputCallback | None = None,
@@ -213,7 +91,8 @@ class AsyncConnection:
         not for secrets). ``retry=N`` re-runs an *idempotent* command up to N times when its link
         was lost or the channel was unavailable; without it nothing is ever run twice. ``input``
         may be a binary file or an iterator of bytes, streamed at any size: a stream is read once,
-        so it cannot go with ``retry``."""
+        so it cannot go with ``retry``. ``label`` is what ``interactive=True`` prints instead of the
+        command."""
         if retry and is_streamed(input):
             raise ValueError("retry= needs input that can be sent again: bytes or str, not a file or an iterator")
         full = in_directory(self.cwd, command)
@@ -259,7 +138,7 @@ class AsyncConnection:
         raise_on_error: bool = True,
         *,
         check_stderr: bool = True,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         input: StdinSource | None = None,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
@@ -284,14 +163,14 @@ class AsyncConnection:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         env: Mapping[str, str] | None = None,
     ) -> OutputStream:
         """``async for chunk in conn.stream(cmd)``; the Result is ``.result`` after the loop."""
         return OutputStream(lambda cb: self.run(command, input=input, timeout=timeout, env=env, on_output=cb))
 
     async def exec_command(
-        self, command: str, *, input: StdinSource | None = None, timeout: Any = UNSET
+        self, command: str, *, input: StdinSource | None = None, timeout: Timeout = UNSET
     ) -> tuple[io.BytesIO, OutputFile, OutputFile]:
         """The classic ``(stdin, stdout, stderr)``; here the command runs at once with ``input``
         (the sync Connection's version sends what is written to stdin)."""
@@ -299,8 +178,6 @@ class AsyncConnection:
         stdin = io.BytesIO()
         stdin.close()
         return stdin, OutputFile(lambda: result, "stdout"), OutputFile(lambda: result, "stderr")
-
-    # ------------------------------------------------------------------ directory
 
     def chdir(self, path: str, relative: bool = True) -> str:
         """Change the directory later commands run in: relative paths append (``..`` is
@@ -318,8 +195,6 @@ class AsyncConnection:
             yield self.chdir(path)
         finally:
             self.cwd = before
-
-    # ------------------------------------------------------------------ processes
 
     async def nohup(self, command: str, *, log: str | None = None) -> int:
         """Start ``command`` detached from the session (it survives ``close()``), appending its
@@ -351,8 +226,6 @@ class AsyncConnection:
             table = table.sorted_by("%CPU")
         return as_table(table, as_frame)
 
-    # ------------------------------------------------------------------ privileges
-
     async def whoami(self) -> tuple[int, str]:
         """The remote uid and user name (asked once per connection)."""
         if self._identity is None:
@@ -361,7 +234,7 @@ class AsyncConnection:
             self._identity = (int(uid), user.strip())
         return self._identity
 
-    async def _sudo(self, command: str, password: str | None, timeout: Any) -> Result:
+    async def _sudo(self, command: str, password: str | None, timeout: Timeout) -> Result:
         uid, user = await self.whoami()
         if uid == 0:
             return await self.run(command, timeout=timeout, label=command)
@@ -369,7 +242,7 @@ class AsyncConnection:
         pw = password if password is not None else self._sudo_password
         if pw is None:
             r = await self.run(sudo_command(command, with_password=False), timeout=timeout, label=label)
-            if not _sudo_wants_password(r):
+            if not sudo_wants_password(r):
                 return r
             if not self.interactive:
                 raise CommandFailedError(
@@ -381,8 +254,8 @@ class AsyncConnection:
         if "\n" in pw:
             raise ValueError("a sudo password cannot contain a newline")
         r = await self.run(sudo_command(command, with_password=True), input=pw + "\n", timeout=timeout, label=label)
-        r = _redact(r, pw)
-        if _sudo_refused_password(r):
+        r = redact(r, pw)
+        if sudo_refused_password(r):
             if pw == self._sudo_password:
                 self._sudo_password = None
             raise CommandFailedError(
@@ -400,7 +273,7 @@ class AsyncConnection:
         password: str | None = None,
         raise_on_error: bool = True,
         check_stderr: bool = True,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
     ) -> str:
         """Run ``command`` as root and return its stdout. A password goes over stdin
         (``sudo -S``), never on a command line; without one ``sudo -n`` is used, and
@@ -408,10 +281,8 @@ class AsyncConnection:
         r = await self._sudo(command, password, timeout)
         return self._judge(r, raise_on_error, check_stderr)
 
-    # ------------------------------------------------------------------ packages
-
     async def apt(
-        self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False, timeout: Any = UNSET
+        self, pkgs: str | list[str], raise_on_error: bool = False, *, update: bool = False, timeout: Timeout = UNSET
     ) -> str:
         """``apt-get install -y`` (``DEBIAN_FRONTEND=noninteractive``; through ``sudo -n`` when
         not root). As in the classic API, failures are returned, not raised, unless ``raise_on_error``."""
@@ -428,12 +299,12 @@ class AsyncConnection:
             log.warning("%s: apt-get failed: %s%s", self.name, r.describe(), f"\n{tail}" if tail else "")
         return self._judge(r, raise_on_error, check_stderr=False)
 
-    async def pip(self, pkgs: str | list[str], *, timeout: Any = UNSET) -> str:
+    async def pip(self, pkgs: str | list[str], *, timeout: Timeout = UNSET) -> str:
         """``pip install -U ...`` with the remote PATH's pip; a failure raises with pip's whole
         message (PEP 668's explanation included) and what to do next."""
         return await self._pip(pip_install(packages(pkgs)), timeout)
 
-    async def _pip(self, command: str, timeout: Any) -> str:
+    async def _pip(self, command: str, timeout: Timeout) -> str:
         try:
             return await self.wait(command, check_stderr=False, timeout=timeout)
         except CommandFailedError as exc:
@@ -452,7 +323,7 @@ class AsyncConnection:
     async def pip_freeze(self) -> str:
         return await self.wait(pip_freeze(), check_stderr=False)
 
-    async def pip_r(self, path: str, *, timeout: Any = UNSET) -> str:
+    async def pip_r(self, path: str, *, timeout: Timeout = UNSET) -> str:
         """``pip install -r PATH``; PATH is on the remote host (relative to ``cwd``)."""
         return await self._pip(pip_requirements(path), timeout)
 
@@ -464,7 +335,7 @@ class AsyncConnection:
         token: str | None = None,
         *,
         base_url: str = "https://github.com",
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
     ) -> str:
         """Clone ``<base_url>/<username>/<repo>.git`` into ``alias`` (default: the repo name).
         The token (argument, else ``GITHUB_TOKEN``; anonymous without one) reaches git through
@@ -480,9 +351,7 @@ class AsyncConnection:
             timeout=timeout,
             label=f"git clone {_URL_USERINFO.sub('://****@', url)}" + (f" {alias}" if alias else ""),
         )
-        return self._judge(_redact(r, token), True, check_stderr=False)
-
-    # ------------------------------------------------------------------ files
+        return self._judge(redact(r, token), True, check_stderr=False)
 
     def _files(self) -> FileRunner:
         if not isinstance(self.runner, FileRunner):
@@ -504,8 +373,6 @@ class AsyncConnection:
         """Download a remote file; returns the bytes received."""
         return await self._files().get_file(self._remote_path(remote), Path(local))
 
-    # ------------------------------------------------------------------ lifecycle
-
     async def aclose(self) -> None:
         """Close the link (idempotent); the next command reconnects. Detached (``nohup``)
         processes keep running."""
@@ -517,17 +384,3 @@ class AsyncConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
-
-
-def as_table(table: Table, as_frame: AsFrame = "auto") -> pandas.DataFrame | list[dict[str, Any]]:
-    """A pandas DataFrame (``as_frame=True``, or ``"auto"`` when pandas is installed), else a list
-    of dicts. pandas is imported here, on first use, so ``import sshpool`` stays fast."""
-    if as_frame is False:
-        return table.records()
-    try:
-        import pandas as pd
-    except ImportError:
-        if as_frame is True:
-            raise ImportError(f"as_frame=True needs pandas: {PANDAS_HINT}") from None
-        return table.records()
-    return pd.DataFrame([list(row) for row in table.rows], columns=list(table.columns))

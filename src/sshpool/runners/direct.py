@@ -18,7 +18,7 @@ import asyncssh
 from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt, ask_password
 from sshpool.core.channel import Channel
 from sshpool.core.pool import Pool
-from sshpool.defaults import UNSET
+from sshpool.defaults import UNSET, Timeout
 from sshpool.dsn import DSN, make_dsn
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, error_from_code
 from sshpool.inputs import StdinSource
@@ -62,7 +62,7 @@ class DirectRunner:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         on_output: OutputCallback | None = None,

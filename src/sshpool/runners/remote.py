@@ -30,7 +30,7 @@ from sshpool.client.asyncclient import (
     ndjson_docs,
     outcome_of,
 )
-from sshpool.connection.helpers import AsyncConnection, OutputCallback, PasswordPrompt
+from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt
 from sshpool.defaults import UNSET, Settings
 from sshpool.dsn import DSN, make_dsn
 from sshpool.errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
