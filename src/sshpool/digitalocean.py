@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
+from sshpool import sync
 from sshpool.core.target import config_paths
 from sshpool.dsn import alias_for
 
@@ -138,19 +139,17 @@ class Droplet:
     def __repr__(self) -> str:
         return f"<Droplet {self.id} {self.name!r} {self.ip_address or 'no public IPv4'}>"
 
-    def connect(self, interactive: bool = False, user: str | None = None, **options: Any) -> Any:
+    def connect(self, interactive: bool = False, user: str | None = None, **options: Any) -> sync.Connection:
         """SSH to the droplet (a sync :class:`sshpool.sync.Connection`). The user: ``user``,
         else ssh_config's ``User`` for the address, else root; the port: ssh_config's, else 22.
         An unknown host key is accepted and recorded (a new droplet's key is never known) unless
         ``host_key_policy=`` says otherwise."""
-        from sshpool.sync import connect
-
         ip = self.ip_address
         if ip is None:
             raise ValueError(f"droplet {self.name!r} ({self.id}) has no public IPv4 address yet")
         alias = alias_for(self.name, "droplet")
         options.setdefault("host_key_policy", "accept-new")
-        return connect(
+        return sync.connect(
             f"{alias}://{ip}", user=user or _configured_user(ip) or "root", interactive=interactive, **options
         )
 
