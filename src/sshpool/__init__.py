@@ -1,7 +1,19 @@
 """sshpool: persistent SSH channels, commands in milliseconds.
 
-The SSH side (asyncssh) is imported on first use, so that ``sshpoolctl``, which only talks HTTP,
-starts in a fraction of the time.
+The layout, stated once (``tests/test_layers.py`` keeps it; a module imports only its own group
+and the groups below it):
+
+- values, stdlib only: ``errors``, ``result``, ``dsn``, ``defaults``, ``commands``, ``tables``,
+  ``clihelp``, ``selectors``, ``inputs``, ``_version``;
+- ``bridge``: the one module that knows threads (the loop thread the sync twins call through);
+- ``core``: the pool itself, asyncio + asyncssh (``core.modes`` is how a channel runs a command);
+  ``connection``: the remote-ops helpers over any Runner; ``client``: the REST client (httpx);
+- ``runners``: the Runners behind a Connection (``direct`` over core, ``remote`` over client);
+  ``daemon``: sshpoold over core; ``ctl``: sshpoolctl over client (REST only);
+- ``sync``: the blocking twins; ``digitalocean``: droplets, then ``sync.connect``.
+
+This module imports values only; the rest is imported on first use of a name, so that
+``import sshpool`` (and ``sshpoolctl``, which only talks HTTP) stays fast.
 """
 
 import importlib as _importlib
