@@ -3,7 +3,9 @@ table says, stdout and stderr apart, --json, commands from a pipe, completion sc
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,8 @@ from support.faults import proxy_for
 from support.readme import blocks, section
 
 from sshpool import __version__
+from sshpool.ctl.cli import grammar
+from sshpool.ctl.complete import completion_script
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -406,3 +410,54 @@ def test_https_against_a_plain_http_daemon_says_so(pool: Daemon) -> None:
     r = ctl(pool, "status", SSHPOOL_URL=f"https://{plain}")
     assert r.returncode == 255
     assert f"https://{plain} asks for TLS, but the server there speaks plain HTTP: use http://{plain}" in r.stderr
+
+
+def _help_subcommands() -> list[str]:
+    """The subcommands ``sshpoolctl -h`` lists under "commands:"."""
+    lines = ctl(None, "-h").stdout.splitlines()
+    listed = lines[lines.index("commands:") + 1 :]
+    return [m.group(1) for line in listed if (m := re.match(r"^ {4}(\S+)", line))]
+
+
+def _completed(bash: str, zsh: str) -> tuple[list[str], list[str]]:
+    """The subcommands the bash script offers first, and those zsh's menu holds."""
+    first = re.search(r'-z "\$sub" \]\]; then\s+COMPREPLY=\(\$\(compgen -W "([^"]*)"', bash)
+    assert first is not None
+    return first.group(1).split(), re.findall(r"^ +'([^':]+):", zsh, re.MULTILINE)
+
+
+def test_the_completion_scripts_offer_every_subcommand_of_the_parser() -> None:
+    subcommands = _help_subcommands()
+    assert "run" in subcommands and "hostkey" in subcommands
+    bash, zsh = (ctl(None, "--print-completion", shell).stdout for shell in ("bash", "zsh"))
+    bash_words, zsh_menu = _completed(bash, zsh)
+    assert set(subcommands) <= set(bash_words) and sorted(zsh_menu) == sorted(subcommands)
+    options = [w for w in bash_words if w.startswith("-")]
+    assert options == ["-h", "--help", "--host", "--port", "--json", "--version", "--print-completion"]
+
+
+def test_a_new_subcommand_is_completed_without_a_second_list() -> None:
+    words = grammar()
+    extra = {**words.subcommands, "frob": "frob a channel's things: all of them"}
+    bash, zsh = (completion_script(shell, extra, words.options) for shell in ("bash", "zsh"))
+    bash_words, zsh_menu = _completed(bash, zsh)
+    assert "frob" in bash_words and zsh_menu[-1] == "frob"
+    assert "        'frob:frob a channels things: all of them'\n" in zsh
+    assert subprocess.run(["bash", "-n"], input=bash, text=True, check=False).returncode == 0
+
+
+#: What sshpoolctl must never load: it reaches hosts through the daemon's REST API only.
+NOT_REST = ("sshpool.core", "sshpool.runners", "sshpool.sync", "sshpool.connection", "sshpool.daemon", "asyncssh")
+
+
+def test_ctl_goes_through_rest_only() -> None:
+    package = Path(__file__).parents[1] / "src" / "sshpool" / "ctl"
+    for path in package.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+            assert not [n for n in names if n.startswith(NOT_REST)], path.name
+    probe = "import sys, sshpool.ctl.cli; print('\\n'.join(sys.modules))"
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
+    assert [m for m in loaded if m.startswith(NOT_REST)] == []

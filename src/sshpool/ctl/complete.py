@@ -6,10 +6,24 @@ never stale; a daemon that is down completes nothing instead of printing an erro
 
 from __future__ import annotations
 
-__all__ = ["SHELLS", "completion_script"]
+from collections.abc import Mapping, Sequence
 
-SUBCOMMANDS = ("run", "status", "start", "stop", "update", "hostkey", "put", "get", "doctor")
-OPTIONS = ("-h", "--help", "--host", "--port", "--json", "--version", "--print-completion")
+__all__ = ["MENU", "SHELLS", "completion_script"]
+
+#: zsh's menu text for the subcommands, in the order both scripts offer them: shorter than ``-h``'s
+#: help, and free of the quote that ends zsh's ``'name:text'``. Which subcommands exist is the
+#: parser's to say; one missing here is offered after these, with its ``-h`` help.
+MENU = {
+    "run": "run a command on a channel (or a glob of channels)",
+    "status": "show the channels",
+    "start": "add a channel from a DSN",
+    "stop": "stop a channel",
+    "update": "change a channel DSN",
+    "hostkey": "show or accept a channel host key",
+    "put": "copy a local file to a channel host",
+    "get": "copy a file from a channel host",
+    "doctor": "show how the daemon and its token are found",
+}
 
 _BASH = r"""# bash completion for sshpoolctl: eval "$(sshpoolctl --print-completion bash)"
 _sshpoolctl() {
@@ -64,15 +78,7 @@ _ZSH = r"""#compdef sshpoolctl
 _sshpoolctl() {
     local -a subcommands aliases
     subcommands=(
-        'run:run a command on a channel (or a glob of channels)'
-        'status:show the channels'
-        'start:add a channel from a DSN'
-        'stop:stop a channel'
-        'update:change a channel DSN'
-        'hostkey:show or accept a channel host key'
-        'put:copy a local file to a channel host'
-        'get:copy a file from a channel host'
-        'doctor:show how the daemon and its token are found'
+@MENU@
     )
     local sub="" nargs=0 i
     for ((i = 2; i < CURRENT; i++)); do
@@ -113,7 +119,21 @@ fi
 SHELLS = {"bash": _BASH, "zsh": _ZSH}
 
 
-def completion_script(shell: str) -> str:
-    """The script for ``shell`` (bash or zsh)."""
-    text = SHELLS[shell]
-    return text.replace("@SUBCOMMANDS@", " ".join(SUBCOMMANDS)).replace("@OPTIONS@", " ".join(OPTIONS))
+def _offered(subcommands: Mapping[str, str]) -> dict[str, str]:
+    """The parser's subcommands (name: ``-h`` help) as the scripts offer them: in :data:`MENU`'s
+    order with its text, then any other, its help without quotes."""
+    known = {name: text for name, text in MENU.items() if name in subcommands}
+    others = {name: " ".join(text.replace("'", "").split()) for name, text in subcommands.items() if name not in MENU}
+    return known | others
+
+
+def completion_script(shell: str, subcommands: Mapping[str, str], options: Sequence[str]) -> str:
+    """The script for ``shell`` (bash or zsh), completing the parser's ``subcommands`` (name:
+    ``-h`` help) and top-level ``options``."""
+    menu = _offered(subcommands)
+    return (
+        SHELLS[shell]
+        .replace("@SUBCOMMANDS@", " ".join(menu))
+        .replace("@MENU@", "\n".join(f"        '{name}:{text}'" for name, text in menu.items()))
+        .replace("@OPTIONS@", " ".join(options))
+    )

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
 from sshpool.client.asyncclient import AsyncDaemonClient, Done, Output
+from sshpool.ctl.format import error_line, result_note
 from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.selectors import expand, is_glob, terms
 
-__all__ = ["Sink", "is_fanout", "run_fanout", "run_one", "selection"]
+__all__ = ["Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
 
 
 def is_fanout(target: str) -> bool:
@@ -149,8 +150,6 @@ async def run_fanout(
 
 
 def _note_outcome(sink: Sink, alias: str, outcome: Result | SSHPoolError, width: int) -> None:
-    from sshpool.ctl.format import error_line, result_note
-
     if isinstance(outcome, SSHPoolError):
         sink.note(f"{alias:<{width}}: error: {error_line(outcome)}")
         return

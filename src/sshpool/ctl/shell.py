@@ -12,22 +12,20 @@ import argparse
 import asyncio
 import cmd
 import contextlib
-import os
 import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 from sshpool.client.asyncclient import AsyncDaemonClient
 from sshpool.ctl.format import EXIT_ERROR, error_line, exit_status, fanout_status, result_note, status_lines
+from sshpool.ctl.history import History
 from sshpool.ctl.run import Sink, is_fanout, run_fanout, run_one
-from sshpool.dsn import DSN
-from sshpool.errors import DSNError, SSHPoolError
+from sshpool.errors import SSHPoolError
 
-__all__ = ["COMMANDS", "Shell", "history_path", "redact"]
+__all__ = ["COMMANDS", "OneShot", "Shell"]
 
 T = TypeVar("T")
 COMMANDS = ("exit", "help", "quit", "run", "start", "status", "stop")
@@ -55,29 +53,6 @@ HELP = {
 _ALIAS_CACHE_SECONDS = 2.0
 
 
-def history_path(environ: dict[str, str] | None = None) -> Path:
-    """``$SSHPOOL_HISTORY``, else ``$XDG_STATE_HOME/sshpool/sshpoolctl_history`` (``~/.local/state``)."""
-    env = dict(os.environ) if environ is None else environ
-    if env.get("SSHPOOL_HISTORY"):
-        return Path(env["SSHPOOL_HISTORY"]).expanduser()
-    xdg = env.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path(env.get("HOME") or Path.home()) / ".local" / "state"
-    return base / "sshpool" / "sshpoolctl_history"
-
-
-def redact(line: str) -> str:
-    """A history line with any DSN password replaced by ``****``: history never keeps one."""
-    words = line.split(" ")
-    for i, word in enumerate(words):
-        if "://" in word and "@" in word:
-            with contextlib.suppress(DSNError, ValueError):
-                if DSN.parse(word).password is not None:
-                    scheme, rest = word.split("://", 1)
-                    userinfo, host = rest.rsplit("@", 1)
-                    words[i] = f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"
-    return " ".join(words)
-
-
 class Shell(cmd.Cmd):
     """The classic shell. ``status`` is the exit status of the last command, for ``sshpoolctl < script``."""
 
@@ -90,8 +65,8 @@ class Shell(cmd.Cmd):
         client: AsyncDaemonClient,
         *,
         interactive: bool,
-        stdin: Any = None,
-        stdout: Any = None,
+        stdin: IO[str] | None = None,
+        stdout: IO[str] | None = None,
         verbs: OneShot | None = None,
     ) -> None:
         super().__init__(stdin=stdin, stdout=stdout)
@@ -105,9 +80,7 @@ class Shell(cmd.Cmd):
         self.status = 0
         self.runner = asyncio.Runner()
         self._aliases: tuple[float, list[str]] = (0.0, [])
-        self._history: Path | None = None
-
-    # -- loop plumbing
+        self._history: History | None = None
 
     def call(self, work: Callable[[], Awaitable[T]]) -> T:
         async def main() -> T:
@@ -126,19 +99,7 @@ class Shell(cmd.Cmd):
             self.call(self.client.channels)
         except SSHPoolError as exc:
             self.intro = f"{INTRO}\nerror: {error_line(exc)}"
-        try:
-            import readline
-        except ImportError:  # pragma: no cover - every supported platform has it
-            return
-        readline.set_completer_delims(" \t\n'\"")
-        path = history_path()
-        with contextlib.suppress(OSError):
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                path.touch(mode=0o600)
-            readline.read_history_file(path)
-            self._history = path
-        readline.set_history_length(2000)
+        self._history = History.open()
 
     def precmd(self, line: str) -> str:
         if line == "EOF":  # Ctrl-D, or the end of a script
@@ -147,16 +108,8 @@ class Shell(cmd.Cmd):
             return "exit"
         if line.lstrip().startswith("#"):
             return ""
-        if self._history is not None and line.strip():
-            import readline
-
-            n = readline.get_current_history_length()
-            if n and readline.get_history_item(n) == line:
-                safe = redact(line)
-                if safe != line:
-                    readline.replace_history_item(n - 1, safe)
-                with contextlib.suppress(OSError):
-                    readline.append_history_file(1, self._history)
+        if self._history is not None:
+            self._history.record(line)
         return line
 
     def postloop(self) -> None:
@@ -210,8 +163,6 @@ class Shell(cmd.Cmd):
             self.status = 130
         sys.stdout.flush()
 
-    # -- help in the classic layout
-
     def get_names(self) -> list[str]:
         return [f"do_{c}" for c in COMMANDS] + [f"help_{c}" for c in HELP]
 
@@ -235,8 +186,6 @@ class Shell(cmd.Cmd):
 
     def help_quit(self) -> None:
         self._help("quit")
-
-    # -- commands
 
     def do_exit(self, arg: str) -> bool:
         """Leave the shell."""
@@ -325,8 +274,6 @@ class Shell(cmd.Cmd):
             return 0
 
         self.guarded(stop)
-
-    # -- completion
 
     def aliases(self) -> list[str]:
         stamp, names = self._aliases
