@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 
-from sshpool.daemon.cli import build_parser, settings_from
+from sshpool.daemon.cli import build_parser, main, settings_from
 from sshpool.defaults import Settings
 
 
@@ -31,18 +32,46 @@ def test_a_flag_of_none_or_off_means_no_command_timeout(text: str) -> None:
     assert from_flags("--command-timeout", text).command_timeout is None
 
 
-def test_a_flag_of_0_is_a_zero_command_timeout_today() -> None:
-    assert from_flags("--command-timeout", "0").command_timeout == 0.0
+@pytest.mark.parametrize("text", ["0", "0.0"])
+def test_a_flag_of_0_means_no_command_timeout_as_the_variable_does(text: str) -> None:
+    assert from_flags("--command-timeout", text).command_timeout is None
+    assert Settings.from_env({"SSHPOOL_COMMAND_TIMEOUT": text}).command_timeout is None
+
+
+def test_0_is_a_zero_for_the_settings_that_cannot_be_unlimited() -> None:
+    assert from_flags("--connect-timeout", "0").connect_timeout == 0.0
+    assert Settings.from_env({"SSHPOOL_DRAIN_TIMEOUT": "0"}).drain_timeout == 0.0
 
 
 def test_a_negative_flag_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         from_flags("--command-timeout", "-1")
-    assert "argument --command-timeout: must not be negative: '-1'" in capsys.readouterr().err
+    assert (
+        "argument --command-timeout: must not be negative: '-1' (0, none or off: no limit)" in capsys.readouterr().err
+    )
+    with pytest.raises(SystemExit):
+        from_flags("--max-sessions", "-2")
+    assert "argument --max-sessions: must not be negative: '-2'" in capsys.readouterr().err
 
 
-def test_a_negative_variable_is_taken_today() -> None:
-    assert Settings.from_env({"SSHPOOL_COMMAND_TIMEOUT": "-1"}).command_timeout == -1.0
+def test_a_negative_variable_is_refused_naming_it() -> None:
+    with pytest.raises(
+        ValueError,
+        match=re.escape("SSHPOOL_COMMAND_TIMEOUT='-1': must not be negative: '-1' (0, none or off: no limit)"),
+    ):
+        Settings.from_env({"SSHPOOL_COMMAND_TIMEOUT": "-1"})
+    with pytest.raises(ValueError, match=re.escape("SSHPOOL_CONNECT_TIMEOUT='-0.5': must not be negative")):
+        Settings.from_env({"SSHPOOL_CONNECT_TIMEOUT": "-0.5"})
+
+
+def test_a_bad_variable_is_a_usage_error_of_sshpoold(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("SSHPOOL_COMMAND_TIMEOUT", "-1")
+    with pytest.raises(SystemExit) as refused:
+        main(["--port", "0"])
+    assert refused.value.code == 2
+    assert "sshpoold: error: SSHPOOL_COMMAND_TIMEOUT='-1': must not be negative" in capsys.readouterr().err
 
 
 def test_the_flag_wins_over_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +89,7 @@ def test_numbers_are_typed_by_their_default() -> None:
 
 
 def test_a_bad_variable_names_itself() -> None:
-    with pytest.raises(ValueError, match="SSHPOOL_CONNECT_TIMEOUT='fast'"):
+    with pytest.raises(ValueError, match="SSHPOOL_CONNECT_TIMEOUT='fast': expected a number, got 'fast'"):
         Settings.from_env({"SSHPOOL_CONNECT_TIMEOUT": "fast"})
     with pytest.raises(ValueError, match="SSHPOOL_HOST_KEY_POLICY='trusting': must be one of strict, accept-new, off"):
         Settings.from_env({"SSHPOOL_HOST_KEY_POLICY": "trusting"})
