@@ -3,7 +3,8 @@
 One table serves the daemon's argparse, the environment and the library's keyword arguments, so
 the three can never disagree: each field carries its ``--help`` text and the one parser that reads
 its value from text, whether the text comes from a flag or from a variable. Every wait has a finite
-default: nothing waits forever unless the caller says so (``None``; as text ``0``, ``none`` or ``off``).
+default: nothing waits forever unless the caller says so (``None``; for ``command_timeout`` as text
+also ``0``, ``none`` or ``off``).
 """
 
 from __future__ import annotations
@@ -17,16 +18,11 @@ from typing import Any, Final
 __all__ = [
     "HOST_KEY_POLICIES",
     "MODES",
-    "NO_LIMIT",
     "UNSET",
     "Settings",
     "Timeout",
     "Unset",
-    "count",
     "default_state_dir",
-    "one_of",
-    "seconds",
-    "seconds_or_no_limit",
 ]
 
 
@@ -57,7 +53,7 @@ MODES = ("exec", "shell")
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 #: The texts that mean "no limit" for a setting that may have none (``command_timeout``), besides 0.
-NO_LIMIT = ("none", "off")
+_NO_LIMIT = ("none", "off")
 
 
 def _number(text: str, kind: type[int] | type[float], hint: str = "") -> Any:
@@ -70,25 +66,25 @@ def _number(text: str, kind: type[int] | type[float], hint: str = "") -> Any:
     return value
 
 
-def seconds(text: str) -> float:
+def _seconds(text: str) -> float:
     """A duration: a number >= 0."""
     return float(_number(text, float))
 
 
-def seconds_or_no_limit(text: str) -> float | None:
+def _seconds_or_no_limit(text: str) -> float | None:
     """A duration that may be unlimited: ``0``, ``none`` or ``off`` (any case) mean no limit (``None``)."""
-    if text.strip().lower() in NO_LIMIT:
+    if text.strip().lower() in _NO_LIMIT:
         return None
     value = float(_number(text, float, " (0, none or off: no limit)"))
     return None if value == 0 else value
 
 
-def count(text: str) -> int:
+def _count(text: str) -> int:
     """A whole number >= 0 (connections, probes, bytes)."""
     return int(_number(text, int))
 
 
-def one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     def choice(text: str) -> str:
         if text not in choices:
             raise ValueError(f"must be one of {', '.join(choices)}")
@@ -105,7 +101,7 @@ def _setting(default: Any, help: str, parse: Callable[[str], Any], metavar: str 
 
 
 def _choice(default: str, help: str, choices: tuple[str, ...]) -> Any:
-    return field(default=default, metadata={"help": help, "parse": one_of(choices), "choices": choices})
+    return field(default=default, metadata={"help": help, "parse": _one_of(choices), "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -114,41 +110,45 @@ class Settings:
     text and its parser (:meth:`help_text`, :meth:`parse`)."""
 
     command_timeout: float | None = _setting(
-        600.0, "seconds a command may run before it is stopped", seconds_or_no_limit, "SECONDS"
+        600.0, "seconds a command may run before it is stopped", _seconds_or_no_limit, "SECONDS"
     )
-    connect_timeout: float = _setting(15.0, "seconds for TCP connect plus SSH handshake", seconds, "SECONDS")
+    connect_timeout: float = _setting(15.0, "seconds for TCP connect plus SSH handshake", _seconds, "SECONDS")
     keepalive_interval: float = _setting(
         15.0,
         "seconds between keepalive probes (default: {default}; ssh_config ServerAliveInterval)",
-        seconds,
+        _seconds,
         "SECONDS",
     )
-    keepalive_count_max: int = _setting(3, "unanswered probes before the link is declared dead", count, "N")
-    backoff_initial: float = _setting(0.5, "first reconnect delay in seconds, doubled each attempt", seconds, "SECONDS")
-    backoff_max: float = _setting(30.0, "largest reconnect delay in seconds", seconds, "SECONDS")
-    max_sessions: int = _setting(8, "concurrent commands per SSH connection", count, "N")
-    max_connections: int = _setting(4, "SSH connections per channel when commands queue", count, "N")
+    keepalive_count_max: int = _setting(3, "unanswered probes before the link is declared dead", _count, "N")
+    backoff_initial: float = _setting(
+        0.5, "first reconnect delay in seconds, doubled each attempt", _seconds, "SECONDS"
+    )
+    backoff_max: float = _setting(30.0, "largest reconnect delay in seconds", _seconds, "SECONDS")
+    max_sessions: int = _setting(8, "concurrent commands per SSH connection", _count, "N")
+    max_connections: int = _setting(4, "SSH connections per channel when commands queue", _count, "N")
     idle_connection_timeout: float = _setting(
         60.0,
         "seconds an extra connection of a channel (beyond the first) is kept with nothing to run",
-        seconds,
+        _seconds,
         "SECONDS",
     )
-    max_handshakes: int = _setting(4, "SSH handshakes in flight per host", count, "N")
-    max_handshakes_total: int = _setting(32, "SSH handshakes in flight overall", count, "N")
+    max_handshakes: int = _setting(4, "SSH handshakes in flight per host", _count, "N")
+    max_handshakes_total: int = _setting(32, "SSH handshakes in flight overall", _count, "N")
     output_limit: int = _setting(
-        64 * MiB, "bytes of output kept per stream; the rest is counted, not kept", count, "BYTES"
+        64 * MiB, "bytes of output kept per stream; the rest is counted, not kept", _count, "BYTES"
     )
-    output_budget: int = _setting(512 * MiB, "bytes of output held across all commands at once", count, "BYTES")
-    body_limit: int = _setting(1 * MiB, "largest request body in bytes", count, "BYTES")
+    output_budget: int = _setting(512 * MiB, "bytes of output held across all commands at once", _count, "BYTES")
+    body_limit: int = _setting(1 * MiB, "largest request body in bytes", _count, "BYTES")
     file_limit: int = _setting(
-        1 * GiB, "largest file uploaded through PUT /channels/<alias>/files, in bytes", count, "BYTES"
+        1 * GiB, "largest file uploaded through PUT /channels/<alias>/files, in bytes", _count, "BYTES"
     )
-    start_wait: float = _setting(10.0, "seconds POST /channels waits for the first connect attempt", seconds, "SECONDS")
+    start_wait: float = _setting(
+        10.0, "seconds POST /channels waits for the first connect attempt", _seconds, "SECONDS"
+    )
     drain_timeout: float = _setting(
         10.0,
         "seconds running commands get on shutdown or stop, and file transfers on shutdown",
-        seconds,
+        _seconds,
         "SECONDS",
     )
     host_key_policy: str = _choice(
