@@ -23,8 +23,8 @@ log = logging.getLogger("sshpool")
 
 
 def client_key(request: Request) -> str:
-    """Who asked, for the audit log and the channels' round robin between clients: ``X-SSHPool-Client``, else
-    the peer address."""
+    """Who asked, for the audit log and the channels' round robin between clients:
+    ``X-SSHPool-Client``, else the peer address."""
     given = request.headers.get("x-sshpool-client", "").strip()
     if given:
         return given[:128]
