@@ -208,9 +208,9 @@ def test_r17_another_local_user_gets_401_and_cannot_read_the_state(
     assert set(codes.values()) == {"401"}, codes
     assert set(reads.values()) == {"refused"}, reads
     assert listing.returncode != 0
-    from sshpool import asgi
+    from sshpool.daemon import guard
 
-    assert "hmac.compare_digest" in Path(asgi.__file__).read_text()  # constant-time token compare
+    assert "hmac.compare_digest" in Path(guard.__file__).read_text()  # constant-time token compare
 
 
 def test_r17_a_unix_socket_refuses_other_users_outright(open_dir: Path, ssh_home: Any, test_user: Any) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from sshpool.core.channel import STATES
+from sshpool.defaults import MODES
+
 __all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
 
 _NUM_OR_NULL: Final = {"type": ["number", "null"]}
@@ -24,7 +27,7 @@ INFO: Final[dict[str, Any]] = {
         "port": {"type": "integer"},
         "is_alive": {"type": "boolean", "description": "the SSH connection is up now"},
         "start_time": {"type": "number"},
-        "state": {"type": "string", "enum": ["connecting", "up", "reconnecting", "stopped", "failed"]},
+        "state": {"type": "string", "enum": list(STATES)},
         "last_error": _STR_OR_NULL,
         "last_error_code": _STR_OR_NULL,
         "connected_since": _NUM_OR_NULL,
@@ -33,7 +36,7 @@ INFO: Final[dict[str, Any]] = {
         "running": {"type": "integer"},
         "queued": {"type": "integer"},
         "dsn": {"type": "string"},
-        "mode": {"type": "string", "enum": ["exec", "shell"], "description": "how commands run by default"},
+        "mode": {"type": "string", "enum": list(MODES), "description": "how commands run by default"},
     },
 }
 
@@ -272,7 +275,7 @@ def _streamed_params() -> list[dict[str, Any]]:
             "name": "mode",
             "in": "query",
             "description": props["mode"]["description"] + only,
-            "schema": {"type": "string", "enum": ["exec", "shell"]},
+            "schema": {"type": "string", "enum": list(MODES)},
         }
     )
     return params
@@ -289,7 +292,7 @@ def _command_props() -> dict[str, Any]:
         "pty": {"type": "boolean", "description": "allocate a terminal (requiretty sudo, tools that want one)"},
         "mode": {
             "type": ["string", "null"],
-            "enum": ["exec", "shell", None],
+            "enum": [*MODES, None],
             "description": "exec: a session per command; shell: a warm shell (default: the channel's mode)",
         },
     }

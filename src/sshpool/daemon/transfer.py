@@ -23,7 +23,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import Receive, Scope, Send
 
 from sshpool.core.channel import Channel
-from sshpool.daemon.asgi import problem, wants_json
+from sshpool.daemon.answers import problem, wants_json
 from sshpool.errors import RequestError
 
 __all__ = ["CHUNK", "FileResponse", "download", "remote_path", "upload"]

@@ -1,0 +1,156 @@
+"""The guard in front of every request: request id, Host check, token and body limit.
+
+Pure ASGI on purpose: Starlette's ``BaseHTTPMiddleware`` hides ``http.disconnect`` until the next
+write, so a silent command would go on running for a client that left.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from sshpool.daemon.answers import problem, wants_json
+from sshpool.daemon.state import ApiState
+
+if TYPE_CHECKING:
+    from sshpool.daemon.metrics import Metrics
+
+__all__ = ["OPEN_PATHS", "Guard", "host_name"]
+
+#: No token: health probes carry none, and /docs and its assets hold no data (the page asks for the
+#: token before it loads /openapi.json).
+OPEN_PATHS = ("/healthz", "/readyz", "/docs")
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_UPLOAD = re.compile(r"^/channels/[^/]+/files$")  # PUT bodies there are files, streamed by the endpoint
+_RUN = re.compile(r"^/channels/[^/]+$")  # POST with application/octet-stream: the body is stdin, streamed
+_LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+class Guard:
+    """Request id, Host check, token and body limit, in that order, as one pure-ASGI layer.
+
+    The body is read here, up to the limit (chunked bodies are counted as they arrive), and
+    replayed to the app; later ``receive`` calls reach the server, so the endpoint still sees
+    ``http.disconnect``.
+    """
+
+    def __init__(self, app: ASGIApp, state: ApiState, metrics: Metrics) -> None:
+        self.app = app
+        self.state = state
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        rid = next((v.decode("latin-1") for k, v in headers if k == b"x-request-id"), "")
+        if not _REQUEST_ID.match(rid):
+            rid = uuid.uuid4().hex[:16]
+        scope.setdefault("state", {})["request_id"] = rid
+        as_json = wants_json(headers)
+        method = scope["method"]
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+                self.metrics.requests.labels(method, str(message["status"])).inc()
+            await send(message)
+
+        refusal = self._refuse(scope, headers, as_json)
+        if refusal is not None:
+            await refusal(scope, receive, send_with_id)
+            return
+        upload = method == "PUT" and _UPLOAD.match(scope["path"]) is not None
+        if method == "POST" and _RUN.match(scope["path"]) and _content_type(headers) == "application/octet-stream":
+            await self.app(scope, receive, send_with_id)  # stdin of any size, pulled as the command reads it
+            return
+        limit = self.state.settings.file_limit if upload else self.state.settings.body_limit
+        length = next((v for k, v in headers if k == b"content-length"), None)
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            if not length.isdigit():
+                refused = problem(400, "bad_request", "Content-Length is not a number", json_body=as_json)
+            else:
+                refused = problem(413, "too_large", _too_large(limit, upload), json_body=as_json)
+            await refused(scope, receive, send_with_id)
+            return
+        if upload:  # streamed: the endpoint counts the bytes against --file-limit as they arrive
+            await self.app(scope, receive, send_with_id)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                await problem(413, "too_large", _too_large(limit), json_body=as_json)(scope, receive, send_with_id)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send_with_id)
+
+    def _refuse(self, scope: Scope, headers: list[tuple[bytes, bytes]], as_json: bool) -> Response | None:
+        path: str = scope["path"]
+        if self.state.check_host:
+            host = next((v.decode("latin-1") for k, v in headers if k == b"host"), "")
+            name = host_name(host)
+            if name not in _LOCAL_NAMES and name not in self.state.allowed_hosts:
+                return problem(
+                    400,
+                    "bad_request",
+                    f"Host header {host!r} is not accepted: use localhost, 127.0.0.1 or [::1], "
+                    "or start sshpoold with --allowed-host NAME",
+                    json_body=as_json,
+                )
+        if path in OPEN_PATHS or path.startswith("/static/"):
+            return None
+        auth = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), "")
+        scheme, _, given = auth.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.state.token.encode()):
+            resp = problem(
+                401,
+                "unauthorized",
+                "missing or wrong token: send 'Authorization: Bearer <token>' with the token from "
+                "SSHPOOL_TOKEN or the state dir's 'token' file",
+                json_body=as_json,
+            )
+            resp.headers["WWW-Authenticate"] = 'Bearer realm="sshpoold"'
+            return resp
+        return None
+
+
+def _too_large(limit: int, upload: bool = False) -> str:
+    if upload:
+        return f"file larger than {limit} bytes (--file-limit)"
+    return f"request body larger than {limit} bytes (--body-limit)"
+
+
+def host_name(host: str) -> str:
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1] if "]" in host else host
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def _content_type(headers: list[tuple[bytes, bytes]]) -> str:
+    value = next((v for k, v in headers if k == b"content-type"), b"")
+    return value.decode("latin-1").split(";")[0].strip().lower()

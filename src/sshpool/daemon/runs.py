@@ -1,0 +1,193 @@
+"""Running commands: on one channel (JSON, or NDJSON live output; stdin in the body or streamed),
+and on many at once (POST /run), with the channel selection rule of :mod:`sshpool.selectors`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from sshpool.daemon.answers import json_answer
+from sshpool.daemon.bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, query_body, read_body
+from sshpool.daemon.endpoints import Endpoints, client_key
+from sshpool.daemon.streaming import Disconnected, NDJSONStream, OutputLines, StreamedBody, until_disconnect
+from sshpool.defaults import UNSET
+from sshpool.errors import RequestError, SSHPoolError
+from sshpool.result import Result
+from sshpool.selectors import expand, terms
+
+__all__ = ["RunEndpoints"]
+
+log = logging.getLogger("sshpool")
+
+
+class RunEndpoints(Endpoints):
+    """POST /channels/<alias> and POST /run."""
+
+    async def run_command(self, request: Request, alias: str) -> Response:
+        """Run a command on a channel."""
+        self.refuse_while_draining()
+        channel = self.pool.get(alias)
+        watch = request.receive
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if ctype == "application/octet-stream":  # the body is the command's stdin, streamed
+            stdin = StreamedBody(request.receive)
+            spec = replace(command_spec(query_body(list(request.query_params.multi_items()))), input=stdin)
+            watch = stdin.receive_after
+        else:
+            spec = command_spec(await read_body(request, "command", COMMAND_FIELDS))
+        client = client_key(request)
+        rid = request.scope["state"].get("request_id", "")
+        if "application/x-ndjson" in request.headers.get("accept", ""):
+
+            async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
+                chunks = OutputLines(emit, spec.raw, None)
+                result = await self._run_or_error(request, channel.alias, spec, client, on_output=chunks)
+                chunks.flush()
+                emit(result.to_dict(raw=spec.raw, output=False))
+
+            return NDJSONStream(produce, rid, watch)
+        try:
+            result = await until_disconnect(watch, self._run_one(request, channel.alias, spec, client))
+        except Disconnected:
+            log.info("client went away during request %s on %s: command cancelled", rid, channel.alias)
+            self.audit(request, "run", alias=channel.alias, command=spec.command, error="client_disconnected")
+            return Response(status_code=499)
+        return await json_answer(result.to_dict(raw=spec.raw), output_bytes=_output_bytes(result))
+
+    async def _run_one(
+        self,
+        request: Request,
+        alias: str,
+        spec: CommandSpec,
+        client: str,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> Result:
+        """Run and account for one command (metrics, audit log, the drain's wait); a refusal
+        (unknown alias, channel unavailable...) raises, and the app answers it as an error."""
+        started = time.monotonic()
+        with self.draining_waits():
+            try:
+                mode = self.pool.get(alias).effective_mode(spec.mode, spec.input, spec.pty)
+                result = await self.pool.run(
+                    alias,
+                    spec.command,
+                    input=spec.input,
+                    timeout=UNSET if spec.timeout is None else spec.timeout,
+                    env=spec.env,
+                    pty=spec.pty,
+                    on_output=on_output,
+                    client=client,
+                    mode=spec.mode,
+                )
+            except SSHPoolError as exc:
+                self.metrics.refused(exc.code, alias)
+                self.audit(
+                    request,
+                    "run",
+                    alias=alias,
+                    command=spec.command,
+                    error=exc.code,
+                    duration=round(time.monotonic() - started, 6),
+                )
+                raise
+        if result.error == "channel_stopped" and self.state.draining:
+            result = replace(result, exception="sshpoold is shutting down: the command was signalled before it ended")
+        self.metrics.observe(result, time.monotonic() - started, mode, alias)
+        self.audit(
+            request,
+            "run",
+            alias=alias,
+            command=spec.command,
+            exit_code=result.exit_code,
+            error=result.error,
+            signal=result.signal,
+            duration=round(result.duration, 6),
+        )
+        return result
+
+    async def _run_or_error(
+        self,
+        request: Request,
+        alias: str,
+        spec: CommandSpec,
+        client: str,
+        on_output: Callable[[str, bytes], None] | None = None,
+    ) -> Result:
+        """:meth:`_run_one` for the answers that are already under way or hold many results
+        (NDJSON streams, fan-out): a refusal becomes a Result with its ``error`` code."""
+        try:
+            return await self._run_one(request, alias, spec, client, on_output)
+        except SSHPoolError as exc:
+            return Result(error=exc.code, exception=exc.message, alias=alias)
+
+    async def fan_out(self, request: Request) -> Response:
+        """Run a command on many channels at once."""
+        self.refuse_while_draining()
+        body = await read_body(request, "command", (*COMMAND_FIELDS, "channels"))
+        if "channels" not in body.fields:
+            raise RequestError('field "channels" is required: a list of aliases, "*" or a glob like "web*"; send JSON')
+        aliases = self._select(body.fields["channels"])
+        spec = command_spec(Body(body.text, {k: v for k, v in body.fields.items() if k != "channels"}))
+        client = client_key(request)
+        limit = asyncio.Semaphore(self.state.fanout_limit)
+        rid = request.scope["state"].get("request_id", "")
+
+        async def one(alias: str, on_output: Callable[[str, bytes], None] | None = None) -> Result:
+            async with limit:
+                if alias not in self.pool:
+                    return Result(error="unknown_alias", exception=f"unknown alias {alias!r}", alias=alias)
+                return await self._run_or_error(request, alias, spec, client, on_output)
+
+        if "application/x-ndjson" in request.headers.get("accept", ""):
+
+            async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
+                results: dict[str, dict[str, Any]] = {}
+
+                async def streamed(alias: str) -> None:
+                    chunks = OutputLines(emit, spec.raw, alias)
+                    result = await one(alias, chunks)
+                    chunks.flush()
+                    results[alias] = result.to_dict(raw=spec.raw, output=False)
+                    emit({"alias": alias, "result": results[alias]})
+
+                await asyncio.gather(*(streamed(a) for a in aliases))
+                emit({"results": {a: results[a] for a in aliases}})
+
+            return NDJSONStream(produce, rid)
+
+        async def everyone() -> list[Result]:
+            return list(await asyncio.gather(*(one(a) for a in aliases)))
+
+        try:
+            results = await until_disconnect(request.receive, everyone())
+        except Disconnected:
+            return Response(status_code=499)
+        return await json_answer(
+            {a: r.to_dict(raw=spec.raw) for a, r in zip(aliases, results, strict=True)},
+            output_bytes=sum(map(_output_bytes, results)),
+        )
+
+    def _select(self, channels: Any) -> list[str]:
+        """The aliases a ``channels`` field names: ``"*"``, a glob, a comma-separated list or a
+        JSON array, whose terms are aliases or globs (``"w*,db1"``). A glob that matches nothing
+        is a 404 naming it; a plain alias that is not there is answered in its own result."""
+        if isinstance(channels, str):
+            chosen = terms(channels)
+        elif isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
+            chosen = list(channels)
+        else:
+            chosen = []
+        if not chosen:
+            raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
+        return expand(chosen, self.pool.aliases())
+
+
+def _output_bytes(result: Result) -> int:
+    return len(result.stdout) + len(result.stderr)
