@@ -20,7 +20,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO
 
 from sshpool._version import __version__
-from sshpool.client.asyncclient import AsyncDaemonClient, pid_alive
+from sshpool.client import AsyncDaemonClient, pid_alive
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import (
@@ -232,9 +232,9 @@ async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> in
     shown = 0
     while True:
         if args.alias:
-            channels = {args.alias: await client.channel(args.alias)}
+            channels = {args.alias: await client.info(args.alias)}
         else:
-            channels = await client.channels()
+            channels = await client.status()
         if args.json:
             doc: Any = channels[args.alias] if args.alias else channels
             print(json.dumps(doc, sort_keys=True) if args.watch else json.dumps(doc, indent=2, sort_keys=True))
@@ -274,7 +274,7 @@ async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> No
     deadline = time.monotonic() + seconds
     chosen = terms(target)
     while True:
-        known = await client.channels()
+        known = await client.status()
         try:
             picked = {a: known[a] for a in expand(chosen, known) if a in known}
         except SSHPoolError:
@@ -305,7 +305,7 @@ async def _started(client: AsyncDaemonClient, answer: dict[str, Any], *, json_ou
         return 0
     code = None
     with contextlib.suppress(SSHPoolError):
-        code = (await client.channel(answer["alias"])).get("last_error_code")
+        code = (await client.info(answer["alias"])).get("last_error_code")
     if code in _NEEDS_YOU:
         if not json_out:
             _say(answer["message"])
@@ -339,7 +339,7 @@ async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> i
         else:
             print(f"{args.alias}\t{fingerprint}\ttrusted")
         return 0
-    info = await client.channel(args.alias)
+    info = await client.info(args.alias)
     code = info.get("last_error_code")
     problem = code in ("host_key_unknown", "host_key_changed") and info.get("state") != "up"
     shown_fp = fingerprint_in(info.get("last_error")) if problem else None
@@ -414,7 +414,7 @@ async def verb_doctor(client: AsyncDaemonClient, args: argparse.Namespace) -> in
     try:
         health = await client.health()
         report["reachable"] = "yes" if health["alive"] else "answers, but not as a healthy sshpoold"
-        report["channels"] = len(await client.channels())
+        report["channels"] = len(await client.status())
         report["token"] = "accepted"  # noqa: S105 (a word, not a secret)
     except SSHPoolError as exc:
         ok = False
@@ -470,7 +470,7 @@ async def _one_shot(verb: Verb, client: AsyncDaemonClient, args: argparse.Namesp
 def _complete_aliases(client: AsyncDaemonClient) -> int:
     async def names() -> list[str]:
         try:
-            return sorted(await client.channels(), key=str.casefold)
+            return sorted(await client.status(), key=str.casefold)
         finally:
             await client.aclose()
 

@@ -123,7 +123,7 @@ class Shell(cmd.Cmd):
         if not self.interactive:
             return
         try:  # say at once when the daemon is down or the token wrong, not at the first command
-            self.call(self.client.channels)
+            self.call(self.client.status)
         except SSHPoolError as exc:
             self.intro = f"{INTRO}\nerror: {error_line(exc)}"
         try:
@@ -301,9 +301,9 @@ class Shell(cmd.Cmd):
 
         async def status() -> int:
             if alias:
-                channels = {alias: await self.client.channel(alias)}
+                channels = {alias: await self.client.info(alias)}
             else:
-                channels = await self.client.channels()
+                channels = await self.client.status()
             for line in status_lines(channels):
                 self.stdout.write(line + "\n")
             if not channels and self.interactive:
@@ -332,7 +332,7 @@ class Shell(cmd.Cmd):
         stamp, names = self._aliases
         if time.monotonic() - stamp > _ALIAS_CACHE_SECONDS:
             try:
-                names = sorted(self.call(self.client.channels), key=str.casefold)
+                names = sorted(self.call(self.client.status), key=str.casefold)
             except (SSHPoolError, KeyboardInterrupt):
                 names = []
             self._aliases = (time.monotonic(), names)
