@@ -4,13 +4,16 @@ runs, streams and fans out, and raises the same error classes a direct connectio
 from __future__ import annotations
 
 import asyncio
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 from daemon_fixture import Daemon, free_port
 
-from sshpool.client import AsyncDaemonClient, DaemonClient, Done, Output
+import sshpool
+from sshpool import DaemonClient
+from sshpool.client import AsyncDaemonClient, Done, Output
 from sshpool.errors import (
     AliasInUseError,
     DaemonUnavailableError,
@@ -47,10 +50,10 @@ def test_a_client_finds_the_daemon_and_its_token_in_the_state_dir(
         streamed = list(client.stream("web1", "echo a; echo b >&2"))
         assert streamed[:-1] in ([("stdout", b"a\n"), ("stderr", b"b\n")], [("stderr", b"b\n"), ("stdout", b"a\n")])
         assert isinstance(streamed[-1], Result) and streamed[-1].stdout == "a\n"
-        assert client.channels()["web1"]["state"] == "up"
-        assert client.channel("WEB1")["user"] == test_user.name
+        assert client.status()["web1"]["state"] == "up"
+        assert client.info("WEB1")["user"] == test_user.name
         client.stop("web1")
-        assert client.channels() == {}
+        assert client.status() == {}
         assert client.health()["ready"] is True
 
 
@@ -119,7 +122,7 @@ async def test_refusals_raise_the_classes_a_direct_connection_raises(daemon: Dae
 async def test_a_wrong_token_is_refused_without_being_shown(daemon: Daemon) -> None:
     async with AsyncDaemonClient(daemon.url, "not-the-token-s3cret") as client:
         with pytest.raises(TokenError) as refused:
-            await client.channels()
+            await client.status()
         assert "refused the token" in str(refused.value)
         assert "s3cret" not in str(refused.value) and "s3cret" not in repr(client)
         assert isinstance(refused.value, PermissionError)
@@ -133,7 +136,7 @@ async def test_a_daemon_that_is_not_running_says_how_to_start_it(
     async with AsyncDaemonClient() as default:
         if default.url == "http://127.0.0.1:8877":  # something may really listen on 8877; skip only that check
             with pytest.raises(DaemonUnavailableError) as gone:
-                await default.channels()
+                await default.status()
             if "not running" in str(gone.value):
                 assert str(gone.value) == "the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
     port = free_port()
@@ -156,7 +159,99 @@ async def test_an_unknown_host_key_is_reported_then_accepted(daemon: Daemon, mak
         fingerprint = await client.accept_host_key("new1")
         assert fingerprint.startswith("SHA256:")
         for _ in range(100):
-            if (await client.channel("new1"))["state"] == "up":
+            if (await client.info("new1"))["state"] == "up":
                 break
             await asyncio.sleep(0.1)
         assert (await client.run("new1", "echo trusted")).stdout == "trusted\n"
+
+
+def test_a_user_manages_the_daemons_channels_and_works_on_one_from_python(
+    daemon: Daemon, sshd: Any, test_user: Any, tmp_path: Path
+) -> None:
+    workdir = f"story-{tmp_path.name}"
+    note = tmp_path / "note.txt"
+    note.write_bytes(b"hello from python\n")
+    with sshpool.DaemonClient(daemon.url, daemon.token) as client:
+        assert client.start(dsn("web", sshd, test_user))["connected"] is True
+        assert client.status()["web"]["state"] == "up"
+        with client.channel("WEB") as conn:
+            assert isinstance(conn, sshpool.Connection)
+            assert conn.async_connection.runner.client is client.aclient  # one HTTP pool for both
+            assert conn.wait("echo hi") == "hi\n"
+            conn.wait(f"mkdir -p {workdir}")
+            assert conn.chdir(workdir) == f"~/{workdir}"
+            assert conn.put(note, "note.txt") == len(b"hello from python\n")
+            assert conn.wait('cat note.txt; [ "$PWD" = "$HOME/' + workdir + '" ] && echo here') == (
+                "hello from python\nhere\n"
+            )
+            assert conn.get("note.txt", tmp_path / "back.txt") == len(b"hello from python\n")
+            conn.wait(f"rm -r ~/{workdir}")
+        assert (tmp_path / "back.txt").read_bytes() == note.read_bytes()
+        assert client.info("web")["state"] == "up"  # closing the connection left the client and the channel
+        with pytest.raises(UnknownAliasError):
+            client.channel("nope")
+        client.stop("web")
+        assert client.status() == {}
+
+
+async def test_an_async_user_manages_the_daemons_channels_and_works_on_one(
+    daemon: Daemon, sshd: Any, test_user: Any, tmp_path: Path
+) -> None:
+    async with sshpool.AsyncDaemonClient(daemon.url, daemon.token) as client:
+        await client.start(dsn("web", sshd, test_user))
+        async with await client.channel("web") as conn:
+            assert isinstance(conn, sshpool.AsyncConnection)
+            with conn.cd("/tmp"):
+                assert await conn.wait("pwd") == "/tmp\n"
+            uid, name = await conn.whoami()
+            assert name == test_user.name and uid > 0
+            (tmp_path / "up.bin").write_bytes(b"\x00\xffbytes")
+            await conn.put(tmp_path / "up.bin", f"up-{tmp_path.name}.bin")
+            assert await conn.wait(f"od -An -tx1 up-{tmp_path.name}.bin; rm up-{tmp_path.name}.bin") == (
+                " 00 ff 62 79 74 65 73\n"
+            )
+        assert not client.http.is_closed
+        assert (await client.info("web"))["state"] == "up"
+        await client.stop("web")
+        with pytest.raises(UnknownAliasError):
+            await client.channel("web")
+        assert await client.status() == {}
+
+
+async def test_requests_of_ones_own_on_the_clients_pool_get_the_same_errors(daemon: Daemon) -> None:
+    async with AsyncDaemonClient(daemon.url, daemon.token) as client:
+        with client.errors.mapping(client.timeout):
+            resp = await client.http.get(client.channel_path("no such"))
+        assert resp.request.url.raw_path == b"/channels/no%20such"
+        with pytest.raises(UnknownAliasError):
+            await client.errors.check(resp, "no such")
+    port = free_port()
+    async with AsyncDaemonClient(f"http://127.0.0.1:{port}", "t") as gone:
+        with pytest.raises(DaemonUnavailableError, match="not running"), gone.errors.mapping(gone.timeout):
+            await gone.http.get("/channels")
+
+
+def twins() -> list[tuple[str, str]]:
+    """(blocking name, async name) of every verb of the async client, and the constructor."""
+    verbs = [
+        name
+        for name, fn in inspect.getmembers(sshpool.AsyncDaemonClient)
+        if not name.startswith("_") and (inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn))
+    ]
+    return [("__init__", "__init__")] + [("close" if name == "aclose" else name, name) for name in verbs]
+
+
+@pytest.mark.parametrize(("blocking", "awaited"), twins())
+def test_the_blocking_client_takes_what_its_async_twin_takes(blocking: str, awaited: str) -> None:
+    def shape(fn: Any) -> list[tuple[str, Any, Any, Any]]:
+        return [(p.name, p.kind, p.default, p.annotation) for p in inspect.signature(fn).parameters.values()]
+
+    assert shape(getattr(sshpool.DaemonClient, blocking)) == shape(getattr(sshpool.AsyncDaemonClient, awaited))
+
+
+def test_the_blocking_client_has_no_verb_its_async_twin_lacks() -> None:
+    public = {
+        n for n, fn in inspect.getmembers(sshpool.DaemonClient) if not n.startswith("_") and inspect.isfunction(fn)
+    }
+    assert public == {blocking for blocking, _ in twins()} - {"__init__"}
+    assert {"status", "info", "start", "stop", "run", "stream", "put_file", "get_file", "channel"} <= public

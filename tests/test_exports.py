@@ -28,3 +28,18 @@ def test_import_is_light() -> None:
     code = f"import sys, sshpool; print(','.join(m for m in {heavy} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_daemon_clients_are_top_level_names_loaded_on_first_use() -> None:
+    """``sshpool.DaemonClient`` and ``sshpool.AsyncDaemonClient`` bring httpx with them, not ``import sshpool``."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, sshpool; before = 'httpx' in sys.modules; "
+        "import sshpool.client; "
+        "assert issubclass(sshpool.AsyncDaemonClient, sshpool.client.AsyncDaemonClient); "
+        "print(before, sshpool.DaemonClient.__module__, sshpool.AsyncDaemonClient.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
+    assert out.stdout.split() == ["False", "sshpool.sync", "sshpool.runners.remote"]

@@ -25,7 +25,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import sshpool
-from sshpool.client import DaemonClient, Done, Output
+from sshpool import DaemonClient
+from sshpool.client import Done, Output
 
 pytestmark = pytest.mark.timeout(300)
 

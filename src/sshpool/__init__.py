@@ -49,15 +49,18 @@ if _typing.TYPE_CHECKING:
     from sshpool.core.channel import Channel, ChannelInfo
     from sshpool.core.pool import Pool
     from sshpool.runners.connect import open_connection
-    from sshpool.sync import Connection, connect
+    from sshpool.runners.remote import AsyncDaemonClient
+    from sshpool.sync import Connection, DaemonClient, connect
 
 _LAZY = {
     "Channel": "sshpool.core.channel",
     "ChannelInfo": "sshpool.core.channel",
     "AsyncConnection": "sshpool.connection",
     "open_connection": "sshpool.runners.connect",
+    "AsyncDaemonClient": "sshpool.runners.remote",
     "Pool": "sshpool.core.pool",
     "Connection": "sshpool.sync",
+    "DaemonClient": "sshpool.sync",
     "connect": "sshpool.sync",
 }
 
@@ -67,6 +70,7 @@ __all__ = [
     "UNSET",
     "AliasInUseError",
     "AsyncConnection",
+    "AsyncDaemonClient",
     "AuthenticationError",
     "Channel",
     "ChannelClosedError",
@@ -77,6 +81,7 @@ __all__ = [
     "CommandTimeoutError",
     "Connection",
     "DSNError",
+    "DaemonClient",
     "DaemonUnavailableError",
     "HostKeyError",
     "HostNotAllowedError",

@@ -2,9 +2,9 @@
 
 One background thread runs one event loop that owns every SSH link and every daemon client, so a
 sync object can be used from many threads at once, and from code that already runs an event loop
-(Jupyter), where ``asyncio.run`` would refuse. It imports nothing from sshpool: the sync twins
-(``sshpool.sync.Connection``, ``sshpool.client.asyncclient.DaemonClient``) both call through it, and neither
-imports the other.
+(Jupyter), where ``asyncio.run`` would refuse. It imports nothing from sshpool, so anything
+above it can call through it (``sshpool.sync.Connection`` and ``sshpool.sync.DaemonClient`` do)
+without an import cycle.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ while the upload runs, and a command that never reads stdin (``uptime`` with std
 would wait for an EOF that never comes, where ssh returns as soon as the command ends. Here the
 body goes out in chunks (``Transfer-Encoding: chunked``, each written as the socket drains) while
 the answer streams back, and the upload stops when the answer is complete. The connection is
-used once (``Connection: close``).
+used once (``Connection: close``). Its failures are raised as httpx's own classes, so the client's
+one :class:`~sshpool.client.errors.ErrorMap` translates them like those of any other request.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import contextlib
 import ssl
 from collections.abc import AsyncIterator, Mapping
 from urllib.parse import urlsplit
+
+import httpx
 
 __all__ = ["Exchange", "open_exchange"]
 
@@ -49,6 +52,17 @@ class Exchange:
         return await asyncio.wait_for(self._reader.readuntil(b"\n"), self._timeout)
 
     async def body(self) -> AsyncIterator[bytes]:
+        """The answer's body; a wait that runs out is httpx's ReadTimeout, a broken connection its
+        ReadError."""
+        try:
+            async for data in self._body():
+                yield data
+        except TimeoutError:
+            raise httpx.ReadTimeout("no answer") from None
+        except (OSError, EOFError) as exc:
+            raise httpx.ReadError(str(exc)) from None
+
+    async def _body(self) -> AsyncIterator[bytes]:
         if "chunked" in self.headers.get("transfer-encoding", "").lower():
             while True:
                 size = int((await self._line()).split(b";")[0].strip() or b"0", 16)
@@ -95,7 +109,23 @@ async def open_exchange(
     read_timeout: float,
 ) -> Exchange:
     """POST ``target`` (path and query) with ``body`` streamed; returns once the answer's head is
-    in. Connection errors are the OSError the socket raised (refused, no such socket)."""
+    in. Any failure until then (refused, no such socket, TLS, no head in time) is httpx's
+    ConnectError with the socket's message."""
+    try:
+        return await _open(url, socket_path, target, headers, body, connect_timeout, read_timeout)
+    except (OSError, EOFError) as exc:
+        raise httpx.ConnectError(str(exc)) from None
+
+
+async def _open(
+    url: str,
+    socket_path: str | None,
+    target: str,
+    headers: Mapping[str, str],
+    body: AsyncIterator[bytes],
+    connect_timeout: float,
+    read_timeout: float,
+) -> Exchange:
     parts = urlsplit(url)
     if socket_path:
         opened = asyncio.open_unix_connection(socket_path)

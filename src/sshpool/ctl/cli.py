@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sshpool._version import __version__
-from sshpool.client.asyncclient import AsyncDaemonClient, find_daemon
+from sshpool.client import AsyncDaemonClient, find_daemon
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
@@ -179,7 +179,7 @@ async def _one_shot(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
 def _complete_aliases(client: AsyncDaemonClient) -> int:
     async def names() -> list[str]:
         try:
-            return sorted(await client.channels(), key=str.casefold)
+            return sorted(await client.status(), key=str.casefold)
         finally:
             await client.aclose()
 

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from sshpool.client.asyncclient import AsyncDaemonClient, find_daemon, pid_alive
+from sshpool.client import AsyncDaemonClient, find_daemon, pid_alive
 from sshpool.ctl.format import EXIT_ERROR, error_line
 from sshpool.ctl.say import emit_json
 from sshpool.defaults import default_state_dir
@@ -37,7 +37,7 @@ async def verb_doctor(client: AsyncDaemonClient, args: argparse.Namespace) -> in
     try:
         health = await client.health()
         report["reachable"] = "yes" if health["alive"] else "answers, but not as a healthy sshpoold"
-        report["channels"] = len(await client.channels())
+        report["channels"] = len(await client.status())
         report["token"] = "accepted"  # noqa: S105 (a word, not a secret)
     except SSHPoolError as exc:
         ok = False

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from sshpool.client.asyncclient import AsyncDaemonClient, Done, Output
+from sshpool.client import AsyncDaemonClient, Done, Output
 from sshpool.ctl.format import error_line, result_note
 from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource
@@ -128,7 +128,7 @@ async def run_fanout(
 ) -> dict[str, Result | SSHPoolError]:
     """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
     chosen = selection(target)
-    known = await client.channels()
+    known = await client.status()
     names = expand([chosen] if isinstance(chosen, str) else chosen, known)
     width = max((len(a) for a in names), default=0)
     lines = _Lines(sink, width)

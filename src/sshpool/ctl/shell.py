@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
-from sshpool.client.asyncclient import AsyncDaemonClient
+from sshpool.client import AsyncDaemonClient
 from sshpool.ctl.format import EXIT_ERROR, error_line, exit_status, fanout_status, result_note, status_lines
 from sshpool.ctl.history import History
 from sshpool.ctl.run import Sink, is_fanout, run_fanout, run_one
@@ -96,7 +96,7 @@ class Shell(cmd.Cmd):
         if not self.interactive:
             return
         try:  # say at once when the daemon is down or the token wrong, not at the first command
-            self.call(self.client.channels)
+            self.call(self.client.status)
         except SSHPoolError as exc:
             self.intro = f"{INTRO}\nerror: {error_line(exc)}"
         self._history = History.open()
@@ -250,9 +250,9 @@ class Shell(cmd.Cmd):
 
         async def status() -> int:
             if alias:
-                channels = {alias: await self.client.channel(alias)}
+                channels = {alias: await self.client.info(alias)}
             else:
-                channels = await self.client.channels()
+                channels = await self.client.status()
             for line in status_lines(channels):
                 self.stdout.write(line + "\n")
             if not channels and self.interactive:
@@ -279,7 +279,7 @@ class Shell(cmd.Cmd):
         stamp, names = self._aliases
         if time.monotonic() - stamp > _ALIAS_CACHE_SECONDS:
             try:
-                names = sorted(self.call(self.client.channels), key=str.casefold)
+                names = sorted(self.call(self.client.status), key=str.casefold)
             except (SSHPoolError, KeyboardInterrupt):
                 names = []
             self._aliases = (time.monotonic(), names)

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 from typing import Any, BinaryIO, Literal
 
-from sshpool.client.asyncclient import AsyncDaemonClient
+from sshpool.client import AsyncDaemonClient
 from sshpool.ctl.doctor import verb_doctor
 from sshpool.ctl.format import (
     EXIT_ERROR,
@@ -102,9 +102,9 @@ async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> in
     shown = 0
     while True:
         if args.alias:
-            channels = {args.alias: await client.channel(args.alias)}
+            channels = {args.alias: await client.info(args.alias)}
         else:
-            channels = await client.channels()
+            channels = await client.status()
         if args.json:
             doc: Any = channels[args.alias] if args.alias else channels
             print(json.dumps(doc, sort_keys=True) if args.watch else json.dumps(doc, indent=2, sort_keys=True))
@@ -144,7 +144,7 @@ async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> No
     deadline = time.monotonic() + seconds
     chosen = terms(target)
     while True:
-        known = await client.channels()
+        known = await client.status()
         try:
             picked = {a: known[a] for a in expand(chosen, known) if a in known}
         except SSHPoolError:
@@ -171,7 +171,7 @@ async def _started(client: AsyncDaemonClient, answer: dict[str, Any], *, json_ou
         return 0
     code = None
     with contextlib.suppress(SSHPoolError):
-        code = (await client.channel(answer["alias"])).get("last_error_code")
+        code = (await client.info(answer["alias"])).get("last_error_code")
     if code in _NEEDS_YOU:
         if not json_out:
             say(answer["message"])
@@ -205,7 +205,7 @@ async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> i
         else:
             print(f"{args.alias}\t{fingerprint}\ttrusted")
         return 0
-    info = await client.channel(args.alias)
+    info = await client.info(args.alias)
     code = info.get("last_error_code")
     problem = code in ("host_key_unknown", "host_key_changed") and info.get("state") != "up"
     shown_fp = fingerprint_in(info.get("last_error")) if problem else None

@@ -1,6 +1,6 @@
 """A daemon's channel as a Runner: the helpers of :class:`~sshpool.connection.helpers.AsyncConnection`
-over sshpoold's REST API, so ``sshpool.connect("web1", daemon=True)`` behaves like a direct
-connection to the same host.
+over sshpoold's REST API, so ``sshpool.connect("web1", daemon=True)`` and
+``AsyncDaemonClient().channel("web1")`` behave like a direct connection to the same host.
 
 Every command goes as JSON with ``raw`` on (output byte-exact), binary stdin as ``input_b64``,
 live output as NDJSON; files go through ``PUT``/``GET /channels/<alias>/files``, streamed. Errors
@@ -19,32 +19,24 @@ from typing import Any
 
 import httpx
 
-from sshpool.client.asyncclient import (
-    AsyncDaemonClient,
-    _chunk,
-    _command_body,
-    _http_deadline,
-    _texts,
-    find_daemon,
-    find_token,
-    ndjson_docs,
-    outcome_of,
-)
+from sshpool.client import AsyncDaemonClient as RestClient
+from sshpool.client.discovery import find_daemon, find_token
+from sshpool.client.wire import chunk_of, command_body, http_deadline, ndjson_docs, outcome_of, texts_of
 from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt
-from sshpool.defaults import UNSET, Settings
+from sshpool.defaults import UNSET, Settings, Timeout
 from sshpool.dsn import DSN, make_dsn
 from sshpool.errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
 from sshpool.inputs import StdinSource, is_streamed
 from sshpool.result import Result
 
-__all__ = ["DaemonRunner", "locate", "open_daemon_connection"]
+__all__ = ["AsyncDaemonClient", "DaemonRunner", "locate", "open_daemon_connection"]
 
 
 def locate(
     daemon: bool | str, token: str | None = None, state_dir: str | os.PathLike[str] | None = None
 ) -> tuple[str, str]:
     """The daemon's address (a URL or ``unix:/path``) and token, found as every sshpool client
-    finds them (:func:`sshpool.client.asyncclient.find_daemon`, :func:`~sshpool.client.asyncclient.find_token`);
+    finds them (:func:`sshpool.client.find_daemon`, :func:`~sshpool.client.find_token`);
     ``state_dir`` stands in for ``SSHPOOL_STATE_DIR``."""
     env: Mapping[str, str] = os.environ
     if state_dir is not None:
@@ -58,40 +50,41 @@ def locate(
 
 
 class DaemonRunner:
-    """Runs commands on one channel of a sshpoold. The HTTP client opens on first use and
-    ``aclose()`` closes it; the channel itself belongs to the daemon and stays up."""
+    """Runs commands on one channel of a sshpoold, through ``client`` (its HTTP pool and its one
+    translation of errors). The channel belongs to the daemon and stays up; ``aclose()`` closes
+    the client only when the runner owns it (a client's ``channel()`` shares its pool instead)."""
 
-    def __init__(self, alias: str, *, url: str, token: str, command_timeout: float | Any | None = UNSET) -> None:
+    def __init__(
+        self, alias: str, client: RestClient, *, command_timeout: Timeout = UNSET, owns_client: bool = True
+    ) -> None:
         self.alias = alias
-        self.url = url
-        self._token = token
+        self.client = client
         self.command_timeout = command_timeout
-        self._client: AsyncDaemonClient | None = None
+        self.owns_client = owns_client
 
     def __repr__(self) -> str:
         return f"<DaemonRunner {self.alias} at {self.url}>"
 
     @property
-    def client(self) -> AsyncDaemonClient:
-        """The daemon client that carries every request (``sshpoolctl`` uses the same one), opened
-        on first use: its answers and failures map to exceptions in one place."""
-        if self._client is None:
-            self._client = AsyncDaemonClient(self.url, self._token)
-        return self._client
-
-    def _path(self, suffix: str = "") -> str:
-        return self.client._path(self.alias, suffix)
+    def url(self) -> str:
+        return self.client.url
 
     async def info(self) -> dict[str, Any]:
         """The channel's info (``GET /channels/<alias>``); UnknownAliasError when it has none."""
-        return await self.client.channel(self.alias)
+        return await self.client.info(self.alias)
+
+    async def resolve(self) -> None:
+        """Take the alias as the daemon spells it (``WEB1`` is ``web1``); UnknownAliasError when
+        the daemon has no such channel."""
+        known = str((await self.info()).get("dsn") or "")
+        self.alias = known.partition("://")[0] if "://" in known else self.alias
 
     async def run(
         self,
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: Any = UNSET,
+        timeout: Timeout = UNSET,
         env: Mapping[str, str] | None = None,
         pty: bool = False,
         on_output: OutputCallback | None = None,
@@ -103,20 +96,18 @@ class DaemonRunner:
             return await self._stream_input(command, input, seconds, env, pty, on_output)
         assert input is None or isinstance(input, (str, bytes, bytearray, memoryview))
         input = bytes(input) if isinstance(input, (bytearray, memoryview)) else input
-        body = _command_body(command, input=input, timeout=seconds, env=env, pty=pty)
+        body = command_body(command, input=input, timeout=seconds, env=env, pty=pty)
         # The daemon stops the command at its deadline and answers; the margin covers the answer.
-        http_timeout = httpx.Timeout(_http_deadline(seconds or Settings.command_timeout), connect=10.0)
-        if on_output is None:
+        http_timeout = httpx.Timeout(http_deadline(seconds or Settings.command_timeout), connect=10.0)
+        if on_output is not None:
+            return await self._stream(command, body, http_timeout, on_output)
+        with self.client.errors.mapping(http_timeout.read or 0):
             try:
-                r = await self.client._client().post(self._path(), json=body, timeout=http_timeout)
+                r = await self.client.http.post(self.client.channel_path(self.alias), json=body, timeout=http_timeout)
             except httpx.TimeoutException as exc:
                 return self._no_answer(command, exc)
-            except httpx.HTTPError as exc:
-                raise self.client._transport_error(exc, http_timeout.read or 0) from None
-            if not r.is_success:
-                raise self.client._error(r, self.alias)
-            return Result.from_dict(r.json(), alias=self.alias, command=command)
-        return await self._stream(command, body, http_timeout, on_output)
+        await self.client.errors.check(r, self.alias)
+        return Result.from_dict(r.json(), alias=self.alias, command=command)
 
     async def _stream_input(
         self,
@@ -142,34 +133,33 @@ class DaemonRunner:
     async def _stream(
         self, command: str, body: dict[str, Any], http_timeout: httpx.Timeout, on_output: OutputCallback
     ) -> Result:
+        """Live output to ``on_output``. An answer that stops coming once the command may have
+        started is a lost link's Result, with the output that arrived."""
         out = {"stdout": bytearray(), "stderr": bytearray()}
         last: dict[str, Any] | None = None
         headers = {"Accept": "application/x-ndjson, application/json"}
-        http = self.client._client()
-        try:
-            async with http.stream("POST", self._path(), json=body, headers=headers, timeout=http_timeout) as r:
-                if not r.is_success:
-                    await r.aread()
-                    raise self.client._error(r, self.alias)
-                async for item in ndjson_docs(r.aiter_bytes()):
-                    if "stream" in item:
-                        stream, data = _chunk(item)
-                        out[stream] += data
-                        on_output(stream, data)
-                    else:
-                        last = item
-        except httpx.TimeoutException as exc:
-            return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
-        except httpx.HTTPError as exc:
-            if any(out.values()) or last is not None:
-                return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
-            raise self.client._transport_error(exc, http_timeout.read or 0) from None
+        path = self.client.channel_path(self.alias)
+        with self.client.errors.mapping(http_timeout.read or 0):
+            try:
+                async with self.client.http.stream("POST", path, json=body, headers=headers, timeout=http_timeout) as r:
+                    await self.client.errors.check(r, self.alias)
+                    async for item in ndjson_docs(r.aiter_bytes()):
+                        if "stream" in item:
+                            stream, data = chunk_of(item)
+                            out[stream] += data
+                            on_output(stream, data)
+                        else:
+                            last = item
+            except httpx.HTTPError as exc:
+                if isinstance(exc, httpx.TimeoutException) or any(out.values()) or last is not None:
+                    return self._no_answer(command, exc, bytes(out["stdout"]), bytes(out["stderr"]))
+                raise
         if last is None:
             return self._no_answer(command, None, bytes(out["stdout"]), bytes(out["stderr"]))
         outcome = outcome_of(last, self.alias, command)
         if isinstance(outcome, SSHPoolError):  # refused before it started, as a direct connection raises
             raise outcome
-        return replace(outcome, **_texts(out["stdout"], out["stderr"]))
+        return replace(outcome, **texts_of(out["stdout"], out["stderr"]))
 
     def _no_answer(self, command: str, exc: Exception | None, stdout: bytes = b"", stderr: bytes = b"") -> Result:
         """The command may have started and the daemon's answer never came: like a lost link."""
@@ -184,8 +174,6 @@ class DaemonRunner:
             command=command,
         )
 
-    # ------------------------------------------------------------------ files
-
     async def put_file(self, local: Path, remote: str) -> int:
         return await self.client.put_file(self.alias, local, remote)
 
@@ -193,9 +181,21 @@ class DaemonRunner:
         return await self.client.get_file(self.alias, remote, local)
 
     async def aclose(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
-            await client.aclose()
+        if self.owns_client:
+            await self.client.aclose()
+
+
+class AsyncDaemonClient(RestClient):
+    """:class:`sshpool.client.AsyncDaemonClient` whose channels are also connections: manage
+    them (``start``, ``status``, ``stop``...) and work on one with every helper of
+    :class:`~sshpool.connection.helpers.AsyncConnection`, all on this client's HTTP pool."""
+
+    async def channel(self, alias: str) -> AsyncConnection:
+        """The daemon's channel ``alias`` as a connection (UnknownAliasError when it has none).
+        Closing the connection leaves this client open, and the channel up."""
+        runner = DaemonRunner(alias, self, owns_client=False)
+        await runner.resolve()
+        return AsyncConnection(runner, name=runner.alias)
 
 
 async def open_daemon_connection(
@@ -220,7 +220,7 @@ async def open_daemon_connection(
     timeout = settings.get("command_timeout", UNSET)
     if "://" in target:
         dsn = make_dsn(target, user=user, port=port, password=password)
-        runner = DaemonRunner(dsn.alias, url=url, token=secret, command_timeout=timeout)
+        runner = DaemonRunner(dsn.alias, AsyncDaemonClient(url, secret), command_timeout=timeout)
         await _ensure_channel(runner, dsn, float(settings.get("connect_timeout") or Settings.connect_timeout))
     else:
         given = [name for name, v in (("user", user), ("port", port), ("password", password)) if v is not None]
@@ -229,10 +229,9 @@ async def open_daemon_connection(
                 f"{', '.join(given)} belong to the channel's DSN on the daemon; pass a DSN as the target "
                 "to start a channel, or leave them out to use the daemon's channel as it is"
             )
-        runner = DaemonRunner(target.strip(), url=url, token=secret, command_timeout=timeout)
+        runner = DaemonRunner(target.strip(), AsyncDaemonClient(url, secret), command_timeout=timeout)
         try:
-            known = str((await runner.info()).get("dsn") or "")
-            runner.alias = known.partition("://")[0] if "://" in known else runner.alias  # as the daemon spells it
+            await runner.resolve()
         except BaseException:
             await runner.aclose()
             raise
