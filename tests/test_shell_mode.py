@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from sshpool import Pool, Settings
-from sshpool.core.modes.shell import check_mode
+from sshpool.core.modes import check_mode
 from sshpool.core.modes.shellframe import frame, parse_end
 
 pytestmark = pytest.mark.timeout(120)

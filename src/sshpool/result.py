@@ -6,13 +6,7 @@ import base64
 from dataclasses import dataclass, field
 from typing import Any
 
-from sshpool.errors import (
-    ChannelClosedError,
-    CommandError,
-    CommandFailedError,
-    CommandTimeoutError,
-    LinkLostError,
-)
+from sshpool.errors import CommandError, CommandFailedError, error_class
 
 __all__ = ["Result", "decode_output"]
 
@@ -82,27 +76,24 @@ class Result:
         return f"command failed{where}"
 
     def check(self, *, check_stderr: bool = False) -> Result:
-        """Return self when the command succeeded, else raise the matching CommandError.
+        """Return self when the command succeeded, else raise the CommandError its ``error``
+        code names (:func:`~sshpool.errors.error_class`); a code that names no CommandError
+        (``signal``, a refusal's) raises CommandFailedError, as does a non-zero exit.
 
         ``check_stderr`` also treats any stderr output as failure: the rule the poseidon
         ``wait`` helper documents.
         """
-        exc: type[CommandError] | None = None
-        if self.timed_out or self.error == "timeout":
-            exc = CommandTimeoutError
-        elif self.error == "link_lost":
-            exc = LinkLostError
-        elif self.error == "channel_stopped":
-            exc = ChannelClosedError
-        elif self.error is not None or self.exit_code != 0:
-            exc = CommandFailedError
-        elif check_stderr and self.stderr:
+        code = "timeout" if self.timed_out else self.error
+        if code is None and self.exit_code != 0:
+            code = "command_failed"
+        if code is not None:
+            cls = error_class(code)
+            raise (cls if issubclass(cls, CommandError) else CommandFailedError)(self.describe(), result=self)
+        if check_stderr and self.stderr:
             raise CommandFailedError(
                 f"command wrote to stderr{' on ' + self.alias if self.alias else ''}: {self.stderr.strip()[:500]}",
                 result=self,
             )
-        if exc is not None:
-            raise exc(self.describe(), result=self)
         return self
 
     def to_dict(self, *, raw: bool = False, output: bool = True) -> dict[str, Any]:

@@ -19,9 +19,10 @@ from typing import Any
 import asyncssh
 
 from sshpool.core.target import Target
+from sshpool.defaults import HOST_KEY_POLICIES
 from sshpool.errors import HostKeyError
 
-__all__ = ["HostKeyTrust", "KeyCapture", "fingerprint"]
+__all__ = ["HostKeyRefused", "HostKeyTrust", "KeyCapture", "fingerprint"]
 
 log = logging.getLogger("sshpool")
 _write_lock = threading.Lock()
@@ -40,11 +41,28 @@ class KeyCapture:
         self.new_key: asyncssh.SSHKey | None = None
 
 
+class HostKeyRefused(HostKeyError):
+    """A HostKeyError that keeps what the refused attempt learnt of the key, so that the channel
+    can accept that very key later (``Pool.accept_host_key``)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        capture: KeyCapture,
+        alias: str | None = None,
+        code: str | None = None,
+        fingerprint: str | None = None,
+    ) -> None:
+        super().__init__(message, alias=alias, code=code, fingerprint=fingerprint)
+        self.capture = capture
+
+
 class HostKeyTrust:
     """One policy plus sshpool's own known_hosts file, shared by every channel of a pool."""
 
     def __init__(self, policy: str, own_file: Path) -> None:
-        if policy not in ("strict", "accept-new", "off"):
+        if policy not in HOST_KEY_POLICIES:
             raise ValueError(f"unknown host-key policy {policy!r}: use strict, accept-new or off")
         self.policy = policy
         self.own_file = own_file
@@ -74,7 +92,7 @@ class HostKeyTrust:
 
         return {"known_hosts": match, "client_factory": _client_factory(capture, policy)}
 
-    def error(self, target: Target, capture: KeyCapture, alias: str | None = None, note: str = "") -> HostKeyError:
+    def error(self, target: Target, capture: KeyCapture, alias: str | None = None, note: str = "") -> HostKeyRefused:
         """The error for a refused key: what it is, and the two ways to accept it."""
         key = capture.offered
         kind = key.get_algorithm() if key is not None else "unknown type"
@@ -83,20 +101,22 @@ class HostKeyTrust:
         accept = f"sshpoolctl hostkey accept {alias}" if alias else "Pool.accept_host_key(alias)"
         scan = f"ssh-keyscan -p {target.port} -t {kind} {target.host} >> ~/.ssh/known_hosts"
         if capture.known_any:
-            return HostKeyError(
+            return HostKeyRefused(
                 f"host key for {where} has CHANGED ({kind} {fp}): it does not match known_hosts; "
                 f"this may be an attack. If the host was reinstalled, remove the old key "
                 f"(ssh-keygen -R '{target.known_hosts_name}') and accept the new one with `{accept}`",
                 alias=alias,
                 code="host_key_changed",
                 fingerprint=fp,
+                capture=capture,
             )
-        return HostKeyError(
+        return HostKeyRefused(
             f"host key for {where} is unknown ({kind} {fp}); check the fingerprint, then accept it "
             f"with `{accept}`, or `{scan}`, or use host-key policy accept-new",
             alias=alias,
             code="host_key_unknown",
             fingerprint=fp,
+            capture=capture,
         )
 
     def record(self, target: Target, key: asyncssh.SSHKey) -> None:
@@ -113,6 +133,11 @@ class HostKeyTrust:
                 fh.flush()
                 os.fsync(fh.fileno())
         log.info("recorded host key %s %s for %s", key.get_algorithm(), fingerprint(key), target.known_hosts_name)
+
+    def accept(self, target: Target, key: asyncssh.SSHKey) -> None:
+        """Trust ``key`` for ``target`` from now on, in place of any key recorded for it before."""
+        self.forget(target)
+        self.record(target, key)
 
     def forget(self, target: Target) -> None:
         """Drop sshpool's own entries for ``target`` (before accepting a changed key)."""

@@ -11,17 +11,23 @@ import contextlib
 import functools
 import socket
 from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, replace
 from typing import Any
 
 import asyncssh
+from asyncssh.encryption import get_default_encryption_algs
 
+from sshpool.core.background import Background
 from sshpool.core.hostkeys import HostKeyTrust, KeyCapture
+from sshpool.core.linkerrors import unavailable
 from sshpool.core.target import Target
-from sshpool.errors import AuthenticationError, ChannelUnavailableError
+from sshpool.errors import AuthenticationError, ChannelUnavailableError, SSHPoolError
 
-__all__ = ["HandshakeLimiter", "cipher_preference", "open_link"]
+__all__ = ["HandshakeLimiter", "LinkOptions", "cipher_preference", "open_link", "open_warm_link", "read_host_key"]
 
-_HOP_TASKS: set[asyncio.Task[None]] = set()
+#: The tasks that close a connection's jump hosts once it has closed.
+_HOPS = Background()
 
 
 @functools.cache
@@ -42,8 +48,6 @@ def cipher_preference() -> tuple[str, ...] | None:
         return None
     if "aes" not in flags:
         return None
-    from asyncssh.encryption import get_default_encryption_algs
-
     algs = [a.decode() for a in get_default_encryption_algs()]
     gcm = [a for a in algs if "-gcm@" in a]
     return tuple(gcm + [a for a in algs if a not in gcm]) if gcm else None
@@ -61,7 +65,7 @@ class HandshakeLimiter:
         self.in_flight = 0
 
     @contextlib.asynccontextmanager
-    async def slot(self, host: str, port: int) -> Any:
+    async def slot(self, host: str, port: int) -> AsyncIterator[None]:
         async with self._hosts[(host, port)], self._total:
             self.in_flight += 1
             try:
@@ -70,27 +74,30 @@ class HandshakeLimiter:
                 self.in_flight -= 1
 
 
-async def open_link(
-    target: Target,
-    *,
-    trust: HostKeyTrust,
-    limiter: HandshakeLimiter,
-    connect_timeout: float,
-    alias: str | None = None,
-    policy: str | None = None,
-    forward_agent: bool = False,
-) -> tuple[asyncssh.SSHClientConnection, KeyCapture]:
+@dataclass(frozen=True)
+class LinkOptions:
+    """How a channel connects: the same for each of its connections and for every hop of one.
+    ``policy`` overrides the trust's host-key policy (``off`` reads a key to accept it)."""
+
+    trust: HostKeyTrust
+    limiter: HandshakeLimiter
+    connect_timeout: float
+    alias: str | None = None
+    policy: str | None = None
+    forward_agent: bool = False
+
+
+async def open_link(target: Target, options: LinkOptions) -> tuple[asyncssh.SSHClientConnection, KeyCapture]:
     """Connect to ``target`` (through its jump hosts) and return the connection and what was
     learnt of its host key. Raises AuthenticationError, HostKeyError or ChannelUnavailableError."""
     tunnel: asyncssh.SSHClientConnection | None = None
     opened: list[asyncssh.SSHClientConnection] = []
+    hop_options = replace(options, forward_agent=False)  # the agent goes to the target only
     try:
         for hop in target.jump:
-            tunnel, _ = await _open_one(hop, tunnel, trust, limiter, connect_timeout, alias, policy, False, via=target)
+            tunnel, _ = await _open_one(hop, hop_options, tunnel=tunnel, via=target)
             opened.append(tunnel)
-        conn, capture = await _open_one(
-            target, tunnel, trust, limiter, connect_timeout, alias, policy, forward_agent, via=None
-        )
+        conn, capture = await _open_one(target, options, tunnel=tunnel, via=None)
     except BaseException:
         for c in reversed(opened):
             c.close()
@@ -102,34 +109,67 @@ async def open_link(
             for c in reversed(opened):
                 c.close()
 
-        task = asyncio.get_running_loop().create_task(_close_hops())
-        _HOP_TASKS.add(task)  # keep a reference: the loop holds tasks weakly
-        task.add_done_callback(_HOP_TASKS.discard)
+        _HOPS.spawn(_close_hops())
     return conn, capture
 
 
+async def open_warm_link(target: Target, options: LinkOptions) -> asyncssh.SSHClientConnection:
+    """:func:`open_link`, then one command run over it: sshd turns TCP_NODELAY on at a
+    connection's first session, so the first command of the channel does not pay for it."""
+    conn, _capture = await open_link(target, options)
+    with unavailable(
+        options.alias, lambda exc: f"warm-up on {target.where} failed: {exc or type(exc).__name__}", cleanup=conn.close
+    ):
+        async with asyncio.timeout(options.connect_timeout):
+            await conn.run("true", stdin=asyncssh.DEVNULL, encoding=None)
+    return conn
+
+
+async def read_host_key(target: Target, options: LinkOptions) -> asyncssh.SSHKey | None:
+    """The host key ``target`` offers now, read with host-key checking off (to accept it), or
+    None when it could not be read."""
+    capture = KeyCapture()
+    with contextlib.suppress(SSHPoolError):
+        conn, capture = await open_link(target, replace(options, policy="off", forward_agent=False))
+        conn.close()
+        capture.offered = conn.get_server_host_key()
+    return capture.offered
+
+
 async def _open_one(
-    target: Target,
-    tunnel: asyncssh.SSHClientConnection | None,
-    trust: HostKeyTrust,
-    limiter: HandshakeLimiter,
-    connect_timeout: float,
-    alias: str | None,
-    policy: str | None,
-    forward_agent: bool,
-    via: Target | None,
+    target: Target, opts: LinkOptions, *, tunnel: asyncssh.SSHClientConnection | None, via: Target | None
 ) -> tuple[asyncssh.SSHClientConnection, KeyCapture]:
     capture = KeyCapture()
+    hop_note = f" (jump host for {via.where})" if via is not None else ""
+    options = _connect_options(target, opts, capture, tunnel)
+    async with opts.limiter.slot(target.host, target.port):
+        with _connect_errors(target, opts, capture, hop_note):
+            async with asyncio.timeout(opts.connect_timeout + 1):
+                conn = await asyncssh.connect(target.host, **options)
+    if capture.new_key is not None:
+        opts.trust.record(target, capture.new_key)
+    sock = conn.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return conn, capture
+
+
+def _connect_options(
+    target: Target, opts: LinkOptions, capture: KeyCapture, tunnel: asyncssh.SSHClientConnection | None
+) -> dict[str, Any]:
+    """Keyword arguments for ``asyncssh.connect``: ssh_config is read by us (see target.py), so
+    asyncssh gets ``config=[]`` and every setting spelt out."""
     options: dict[str, Any] = dict(
         port=target.port,
         username=target.user,
         config=[],
-        connect_timeout=connect_timeout,
-        login_timeout=connect_timeout,
+        connect_timeout=opts.connect_timeout,
+        login_timeout=opts.connect_timeout,
         keepalive_interval=target.keepalive_interval,
         keepalive_count_max=target.keepalive_count_max,
         tcp_keepalive=True,
-        **trust.connect_options(target, capture, policy),
+        **opts.trust.connect_options(target, capture, opts.policy),
     )
     if target.ciphers:  # the user's ssh_config decides, as it does for OpenSSH
         options["encryption_algs"] = target.ciphers
@@ -144,51 +184,44 @@ async def _open_one(
         options["client_keys"] = [p for p in target.identity_files if _readable(p)] or None
         if target.identities_only:
             options["agent_path"] = None
-    if forward_agent or target.forward_agent:
+    if opts.forward_agent or target.forward_agent:
         options["agent_forwarding"] = True
     if tunnel is not None:
         options["tunnel"] = tunnel
-    hop_note = f" (jump host for {via.where})" if via is not None else ""
-    async with limiter.slot(target.host, target.port):
-        try:
-            async with asyncio.timeout(connect_timeout + 1):
-                conn = await asyncssh.connect(target.host, **options)
-        except asyncssh.HostKeyNotVerifiable:
-            err = trust.error(target, capture, alias, hop_note)
-            err.capture = capture  # type: ignore[attr-defined]  # lets the channel accept it later
-            raise err from None
-        except asyncssh.PermissionDenied as exc:
-            how = "password" if target.password is not None else "public key (agent, IdentityFile, default keys)"
-            raise AuthenticationError(
-                f"authentication failed for {target.where}{hop_note} by {how}: {exc.reason}; "
-                "check the user, the key in authorized_keys or the password",
-                alias=alias,
-            ) from None
-        except TimeoutError:
-            raise ChannelUnavailableError(
-                f"connect to {target.where}{hop_note} timed out after {connect_timeout:g} s "
-                "(no SSH banner or handshake in time)",
-                alias=alias,
-            ) from None
-        except asyncssh.DisconnectError as exc:
-            raise ChannelUnavailableError(
-                f"SSH connection to {target.where}{hop_note} failed: {exc.reason or type(exc).__name__}",
-                alias=alias,
-            ) from None
-        except OSError as exc:
-            reason = exc.strerror or str(exc) or type(exc).__name__
-            raise ChannelUnavailableError(
-                f"cannot connect to {target.where}{hop_note}: {reason}", alias=alias
-            ) from None
-        except (ValueError, asyncssh.KeyImportError) as exc:
-            raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {exc}", alias=alias) from None
-    if capture.new_key is not None:
-        trust.record(target, capture.new_key)
-    sock = conn.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    return conn, capture
+    return options
+
+
+@contextlib.contextmanager
+def _connect_errors(target: Target, opts: LinkOptions, capture: KeyCapture, hop_note: str) -> Iterator[None]:
+    """What a failed connect means, in sshpool's errors: each says where, and what to check."""
+    alias = opts.alias
+    try:
+        yield
+    except asyncssh.HostKeyNotVerifiable:
+        raise opts.trust.error(target, capture, alias, hop_note) from None
+    except asyncssh.PermissionDenied as exc:
+        how = "password" if target.password is not None else "public key (agent, IdentityFile, default keys)"
+        raise AuthenticationError(
+            f"authentication failed for {target.where}{hop_note} by {how}: {exc.reason}; "
+            "check the user, the key in authorized_keys or the password",
+            alias=alias,
+        ) from None
+    except TimeoutError:
+        raise ChannelUnavailableError(
+            f"connect to {target.where}{hop_note} timed out after {opts.connect_timeout:g} s "
+            "(no SSH banner or handshake in time)",
+            alias=alias,
+        ) from None
+    except asyncssh.DisconnectError as exc:
+        raise ChannelUnavailableError(
+            f"SSH connection to {target.where}{hop_note} failed: {exc.reason or type(exc).__name__}",
+            alias=alias,
+        ) from None
+    except OSError as exc:
+        reason = exc.strerror or str(exc) or type(exc).__name__
+        raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {reason}", alias=alias) from None
+    except (ValueError, asyncssh.KeyImportError) as exc:
+        raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {exc}", alias=alias) from None
 
 
 def _readable(path: str) -> bool:

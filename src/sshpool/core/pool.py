@@ -10,13 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sshpool.core.channel import Channel, ChannelInfo
+from sshpool.core.background import Background
+from sshpool.core.channel import Channel
 from sshpool.core.hostkeys import HostKeyTrust
+from sshpool.core.info import ChannelInfo
 from sshpool.core.link import HandshakeLimiter
-from sshpool.core.modes.exec import OutputBudget
-from sshpool.defaults import UNSET, Settings, default_state_dir
+from sshpool.core.modes import OutputCallback
+from sshpool.core.modes.base import OutputBudget
+from sshpool.defaults import UNSET, Settings, Timeout, Unset, default_state_dir
 from sshpool.dsn import DSN
 from sshpool.errors import AliasInUseError, UnknownAliasError
+from sshpool.inputs import StdinSource
 from sshpool.result import Result
 
 __all__ = ["Pool"]
@@ -44,9 +48,7 @@ class Pool:
         self._keepalive_explicit = keepalive_explicit or bool(overrides.get("keepalive_interval"))
         self._on_event = on_event
         self._channels: dict[str, Channel] = {}
-        self._retiring: set[asyncio.Task[None]] = set()
-
-    # ------------------------------------------------------------ sync views
+        self._retiring = Background()
 
     def get(self, alias: str) -> Channel:
         try:
@@ -74,8 +76,6 @@ class Pool:
         word = "channel" if n == 1 else "channels"
         return f"<Pool {n} {word}{': ' + parts if parts else ''} | {running} commands running>"
 
-    # ------------------------------------------------------------ async verbs
-
     def add(self, dsn: DSN | str, *, forward_agent: bool = False) -> Channel:
         """Register a channel without connecting yet (``start`` does both)."""
         if isinstance(dsn, str):
@@ -99,17 +99,18 @@ class Pool:
         self._channels[dsn.key] = channel
         return channel
 
-    async def start(
-        self, dsn: DSN | str, *, wait: float | Any | None = UNSET, forward_agent: bool = False
-    ) -> ChannelInfo:
+    def _wait(self, wait: Timeout) -> float | None:
+        return self.settings.start_wait if isinstance(wait, Unset) else wait
+
+    async def start(self, dsn: DSN | str, *, wait: Timeout = UNSET, forward_agent: bool = False) -> ChannelInfo:
         """Start a channel; returns after its first connect attempt (or ``wait`` seconds).
         Raises only DSNError and AliasInUseError: connect errors show in the info."""
         channel = self.add(dsn, forward_agent=forward_agent)
-        return await channel.start(self.settings.start_wait if wait is UNSET else wait)
+        return await channel.start(self._wait(wait))
 
-    async def start_many(self, dsns: list[DSN | str], *, wait: float | Any | None = UNSET) -> list[ChannelInfo]:
+    async def start_many(self, dsns: list[DSN | str], *, wait: Timeout = UNSET) -> list[ChannelInfo]:
         channels = [self.add(d) for d in dsns]
-        limit = self.settings.start_wait if wait is UNSET else wait
+        limit = self._wait(wait)
         return list(await asyncio.gather(*(c.start(limit) for c in channels)))
 
     async def stop(self, alias: str, *, drain: float = 0.0) -> None:
@@ -117,7 +118,7 @@ class Pool:
         del self._channels[channel.dsn.key]
         await channel.aclose(drain=drain)
 
-    async def update(self, alias: str, dsn: DSN | str, *, wait: float | Any | None = UNSET) -> ChannelInfo:
+    async def update(self, alias: str, dsn: DSN | str, *, wait: Timeout = UNSET) -> ChannelInfo:
         """Replace a channel's DSN (a new password, port...) keeping its alias and start_time.
         Commands already running finish on the old connections, which close after them."""
         old = self.get(alias)
@@ -135,13 +136,35 @@ class Pool:
             self._channels[old.dsn.key] = old
             raise
         channel.start_time = old.start_time
-        task = asyncio.get_running_loop().create_task(old.aclose(drain=self.settings.drain_timeout))
-        self._retiring.add(task)
-        task.add_done_callback(self._retiring.discard)
-        return await channel.start(self.settings.start_wait if wait is UNSET else wait)
+        self._retiring.spawn(old.aclose(drain=self.settings.drain_timeout))
+        return await channel.start(self._wait(wait))
 
-    async def run(self, alias: str, command: str, **kwargs: Any) -> Result:
-        return await self.get(alias).run(command, **kwargs)
+    async def run(
+        self,
+        alias: str,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: Timeout = UNSET,
+        env: dict[str, str] | None = None,
+        raw: bool = False,
+        pty: bool = False,
+        on_output: OutputCallback | None = None,
+        client: str = "",
+        mode: str | None = None,
+    ) -> Result:
+        """:meth:`Channel.run` on the channel ``alias``."""
+        return await self.get(alias).run(
+            command,
+            input=input,
+            timeout=timeout,
+            env=env,
+            raw=raw,
+            pty=pty,
+            on_output=on_output,
+            client=client,
+            mode=mode,
+        )
 
     async def accept_host_key(self, alias: str) -> str:
         """Trust the key that ``alias``'s host offers now; returns its SHA256 fingerprint."""
@@ -150,7 +173,9 @@ class Pool:
     async def aclose(self, *, drain: float = 0.0) -> None:
         channels = list(self._channels.values())
         self._channels.clear()
-        await asyncio.gather(*(c.aclose(drain=drain) for c in channels), *self._retiring, return_exceptions=True)
+        await asyncio.gather(
+            *(c.aclose(drain=drain) for c in channels), self._retiring.aclose(), return_exceptions=True
+        )
 
     async def __aenter__(self) -> Pool:
         return self
