@@ -9,6 +9,7 @@ Needs root: it adds the user and starts sshd.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import shlex
 import shutil
@@ -176,11 +177,7 @@ with sshpool.connect({dsn!r}) as conn:
 
 
 def _has_ctl() -> bool:
-    try:
-        import sshpool.ctl.cli  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("sshpool.ctl") is not None
 
 
 if __name__ == "__main__":

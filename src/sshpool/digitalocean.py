@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from sshpool import sync
-from sshpool.core.target import config_paths
+from sshpool.core.target import configured_user
 from sshpool.dsn import alias_for
 
 __all__ = ["Client", "Droplet", "DropletNotFound", "Droplets", "connect"]
@@ -150,21 +150,5 @@ class Droplet:
         alias = alias_for(self.name, "droplet")
         options.setdefault("host_key_policy", "accept-new")
         return sync.connect(
-            f"{alias}://{ip}", user=user or _configured_user(ip) or "root", interactive=interactive, **options
+            f"{alias}://{ip}", user=user or configured_user(ip) or "root", interactive=interactive, **options
         )
-
-
-def _configured_user(host: str) -> str | None:
-    """``User`` from ``~/.ssh/config`` / ``/etc/ssh/ssh_config`` for ``host``, if one is set."""
-    import getpass
-
-    from asyncssh.config import SSHClientConfig
-
-    try:
-        local = getpass.getuser()
-    except (KeyError, OSError):
-        local = str(os.getuid())
-    paths = [str(p) for p in config_paths()]
-    config = SSHClientConfig.load(None, paths, False, False, False, local, (), host, ())
-    user = config.get("User")
-    return str(user) if user else None

@@ -18,7 +18,7 @@ from asyncssh.config import SSHClientConfig
 from sshpool.defaults import Settings
 from sshpool.dsn import DSN
 
-__all__ = ["Target", "config_paths", "resolve"]
+__all__ = ["Target", "config_paths", "configured_user", "resolve"]
 
 _DEFAULT_USER_KNOWN_HOSTS = ("~/.ssh/known_hosts", "~/.ssh/known_hosts2")
 _DEFAULT_GLOBAL_KNOWN_HOSTS = ("/etc/ssh/ssh_known_hosts", "/etc/ssh/ssh_known_hosts2")
@@ -28,6 +28,14 @@ def config_paths() -> list[Path]:
     """The OpenSSH client config files that exist, most specific first."""
     candidates = [Path("~/.ssh/config").expanduser(), Path("/etc/ssh/ssh_config")]
     return [p for p in candidates if p.is_file() and os.access(p, os.R_OK)]
+
+
+def configured_user(host: str) -> str | None:
+    """``User`` that the OpenSSH config files set for ``host``, if they set one."""
+    paths = [str(p) for p in config_paths()]
+    config = SSHClientConfig.load(None, paths, False, False, False, _local_user(), (), host, ())
+    user = config.get("User")
+    return str(user) if user else None
 
 
 def _local_user() -> str:

@@ -1,0 +1,138 @@
+"""The sync DaemonClient: sshpoold's verbs from Python, each one call through :mod:`sshpool.bridge`
+into :class:`sshpool.AsyncDaemonClient`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from sshpool.bridge import call, iterate, track
+from sshpool.errors import SSHPoolError
+from sshpool.inputs import StdinSource
+from sshpool.result import Result
+from sshpool.runners.remote import AsyncDaemonClient
+
+if TYPE_CHECKING:
+    from sshpool.client.wire import Done, Output  # annotations only: sync sits beside the client
+
+from sshpool.sync.connection import Connection
+
+__all__ = ["DaemonClient"]
+
+
+class DaemonClient:
+    """:class:`sshpool.AsyncDaemonClient`, blocking: sshpoold's channels managed from Python, and
+    each one a :class:`Connection` (:meth:`channel`); ``with`` closes the HTTP pool at the end."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float = 30.0,
+        client_id: str | None = None,
+    ) -> None:
+        self.aclient = AsyncDaemonClient(url, token, timeout=timeout, client_id=client_id)
+        track(self.aclient)
+
+    def __repr__(self) -> str:
+        return f"DaemonClient(url={self.aclient.url!r})"
+
+    @property
+    def url(self) -> str:
+        return self.aclient.url
+
+    def close(self) -> None:
+        call(self.aclient.aclose)
+
+    def __enter__(self) -> DaemonClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def status(self) -> dict[str, dict[str, Any]]:
+        return call(self.aclient.status)
+
+    def info(self, alias: str) -> dict[str, Any]:
+        return call(self.aclient.info, alias)
+
+    def start(self, dsn: str, *, wait: float | None = None) -> dict[str, Any]:
+        return call(self.aclient.start, dsn, wait=wait)
+
+    def update(self, alias: str, dsn: str) -> dict[str, Any]:
+        return call(self.aclient.update, alias, dsn)
+
+    def stop(self, alias: str) -> None:
+        call(self.aclient.stop, alias)
+
+    def accept_host_key(self, alias: str) -> str:
+        return call(self.aclient.accept_host_key, alias)
+
+    def health(self) -> dict[str, Any]:
+        return call(self.aclient.health)
+
+    def put_file(self, alias: str, local: str | os.PathLike[str], remote: str) -> int:
+        return call(self.aclient.put_file, alias, local, remote)
+
+    def get_file(self, alias: str, remote: str, local: str | os.PathLike[str] | BinaryIO) -> int:
+        return call(self.aclient.get_file, alias, remote, local)
+
+    def run(
+        self,
+        alias: str,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        mode: str | None = None,
+    ) -> Result:
+        return call(self.aclient.run, alias, command, input=input, timeout=timeout, env=env, mode=mode)
+
+    def stream(
+        self,
+        alias: str,
+        command: str,
+        *,
+        input: StdinSource | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        mode: str | None = None,
+        pty: bool = False,
+        keep: bool = True,
+    ) -> Iterator[tuple[str, bytes] | Result]:
+        """Closing the iterator early closes the request (and the daemon stops the command)."""
+        return iterate(
+            self.aclient.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode, pty=pty, keep=keep)
+        )
+
+    def run_many(
+        self,
+        command: str,
+        channels: str | list[str] = "*",
+        *,
+        input: bytes | str | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        mode: str | None = None,
+    ) -> dict[str, Result | SSHPoolError]:
+        return call(self.aclient.run_many, command, channels, input=input, timeout=timeout, env=env, mode=mode)
+
+    def stream_many(
+        self,
+        command: str,
+        channels: str | list[str] = "*",
+        *,
+        input: bytes | str | None = None,
+        timeout: float | None = None,
+        env: dict[str, str] | None = None,
+        mode: str | None = None,
+    ) -> Iterator[Output | Done]:
+        events = self.aclient.stream_many(command, channels, input=input, timeout=timeout, env=env, mode=mode)
+        return iterate(events)
+
+    def channel(self, alias: str) -> Connection:
+        """The daemon's channel ``alias`` as a :class:`Connection` on this client's HTTP pool."""
+        return Connection(call(self.aclient.channel, alias))
