@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,11 +15,9 @@ from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
+from tests.support.sshd import ClientHome, SSHServer, TestUser
 
-from support.sshd import ClientHome, SSHServer, TestUser
-
-pytest_plugins = ["daemon_fixture"]
+pytest_plugins = ["tests.support.daemon", "tests.support.library"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from librarykit import FakeAPI, droplet
 
 from sshpool import ChannelUnavailableError
 from sshpool import digitalocean as do
+from tests.support.library import FakeAPI, droplet
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_fixture import start_daemon
-from librarykit import poseidon_world_fixture, remote_venv_fixture, ssh_config_first  # noqa: F401
-from support.readme import README, blocks, section
+
+from tests.support.daemon import start_daemon
+from tests.support.library import ssh_config_first
+from tests.support.readme import README, blocks, section
 
 pytestmark = pytest.mark.timeout(90)
 

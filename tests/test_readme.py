@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from support.readme import README, blocks, section
+
+from tests.support.readme import README, blocks, section
 
 TESTED_ELSEWHERE = ("## The Python library",)
 

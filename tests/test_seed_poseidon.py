@@ -13,7 +13,8 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from librarykit import SHIM_LOG, poseidon_world_fixture, remote_venv_fixture  # noqa: F401
+
+from tests.support.library import SHIM_LOG
 
 pytestmark = pytest.mark.timeout(90)
 

@@ -499,7 +499,7 @@ class SocketDaemon:
     the root namespace without any network traffic)."""
 
     def __init__(self, pair: NetnsPair, tmp: Path, *args: str, env: dict[str, str]) -> None:
-        from daemon_fixture import TEST_ARGS
+        from tests.support.daemon import TEST_ARGS
 
         self.sock = tmp / "sshpoold.sock"
         self.state_dir = tmp / "state"

@@ -1,0 +1,1 @@
+"""The REST client's tests against a real sshpoold: discovery, errors, streams of any bytes."""

@@ -1,0 +1,1 @@
+"""The run modes' tests: warm shells against exec, answer for answer."""

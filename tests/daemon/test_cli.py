@@ -1,0 +1,199 @@
+"""``sshpoold``'s command line, its refusals, and the systemd unit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sshpool.defaults import Settings
+from tests.support.daemon import clean_env, free_port, start_daemon
+
+BIN = str(Path(sys.executable).with_name("sshpoold"))
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.timeout(60)
+
+SEED_HELP = """\
+usage: sshpoold [-h] [--channel CHANNEL] [--host HOST] [--port PORT] ...
+
+optional arguments:
+  -h, --help         show this help message and exit
+  --channel CHANNEL  alias://user:pass@host:port
+  --host HOST        SSHPool interface (default: 127.0.0.1)
+  --port PORT        SSHPool listening port (default: 8877)
+"""
+
+
+def sshpoold(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [BIN, *args], capture_output=True, text=True, timeout=20, env=clean_env({"COLUMNS": "100", **(env or {})})
+    )
+
+
+def test_help_starts_exactly_like_the_seed_and_lists_every_setting() -> None:
+    out = sshpoold("-h")
+    assert out.returncode == 0 and out.stdout.startswith(SEED_HELP)
+    for name in Settings.names():
+        assert "--" + name.replace("_", "-") in out.stdout
+    for flag in ("--config", "--state-dir", "--allow-hosts", "--socket", "--tls-cert", "--insecure-bind", "--version"):
+        assert flag in out.stdout
+
+
+def test_version() -> None:
+    from sshpool import __version__
+
+    assert sshpoold("--version").stdout.strip() == f"sshpoold {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "words"),
+    [
+        (["--host", "0.0.0.0"], {}, "--insecure-bind"),  # noqa: S104 (the refusal is the point)
+        (["--tls-cert", "c.pem"], {}, "--tls-key"),
+        (["--command-timeout", "soon"], {}, "--command-timeout"),
+        (["--channel", "no-scheme"], {}, "alias"),
+        ([], {"SSHPOOL_CONNECT_TIMEOUT": "fast"}, "SSHPOOL_CONNECT_TIMEOUT"),
+        (["--allow-hosts", "10.0.0.0/99"], {}, "--allow-hosts"),
+        (["--host-key-policy", "trusting"], {}, "--host-key-policy"),
+    ],
+)
+def test_bad_flags_are_refused_with_a_reason(args: list[str], env: dict[str, str], words: str, tmp_path: Path) -> None:
+    out = sshpoold("--state-dir", str(tmp_path), "--port", str(free_port()), *args, env=env)
+    assert out.returncode == 2 and words in out.stderr, out.stderr
+
+
+def test_a_bad_config_line_is_named_by_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "pool.conf"
+    config.write_text("# ok\na://127.0.0.1\nb://127.0.0.1:0\n")
+    out = sshpoold("--state-dir", str(tmp_path), "--config", str(config))
+    assert out.returncode == 2 and f"{config}:3" in out.stderr and "port" in out.stderr
+
+
+def test_settings_come_from_flags_then_environment(tmp_path: Path, ssh_home: Any) -> None:
+    d = start_daemon(
+        tmp_path, "--command-timeout", "0.7", "--body-limit", "64", env={"SSHPOOL_BODY_LIMIT": "5000"}, test_args=False
+    )
+    try:
+        assert d.post("/channels", content="x" * 100).status_code == 413
+    finally:
+        d.stop()
+    d = start_daemon(tmp_path, env={"SSHPOOL_BODY_LIMIT": "64"}, test_args=False)
+    try:
+        assert d.post("/channels", content="x" * 100).status_code == 413
+        assert d.post("/channels", content="x" * 10).status_code == 400
+    finally:
+        d.stop()
+
+
+def test_the_systemd_unit_verifies_and_uses_notify_credentials_and_a_state_dir(tmp_path: Path) -> None:
+    text = (ROOT / "contrib" / "sshpoold.service").read_text()
+    for line in (
+        "Type=notify",
+        "StateDirectory=sshpoold",
+        "LoadCredential=token:",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ):
+        assert line in text
+    assert "--token-file ${CREDENTIALS_DIRECTORY}/token" in text
+    unit = tmp_path / "sshpoold.service"
+    unit.write_text(text.replace("/usr/local/bin/sshpoold", BIN))
+    out = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_tls_serves_https_and_says_so(tmp_path: Path, ssh_home: Any) -> None:
+    import ssl
+
+    import httpx
+
+    from tests.support.daemon import daemon_json
+
+    cert, key = self_signed(tmp_path)
+    d = start_daemon(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key))
+    try:
+        assert d.url.startswith("https://")
+        r = httpx.get(d.url + "channels", headers=d.headers, verify=ssl.create_default_context(cafile=cert))
+        assert (r.status_code, r.json()) == (200, {})
+        assert daemon_json(d.state_dir)["url"] == d.url
+        assert f" * Running on {d.url}" in d.log_text()
+    finally:
+        d.stop()
+
+
+def test_an_empty_token_file_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    token = tmp_path / "token.secret"
+    token.write_text("\n")
+    out = sshpoold("--state-dir", str(tmp_path / "state"), "--port", str(free_port()), "--token-file", str(token))
+    assert out.returncode == 1, out.stderr
+    assert f"--token-file {token} is empty: write a token into it" in out.stderr
+    assert token.read_text() == "\n", "the admin's token file was overwritten"
+
+
+def test_a_token_file_others_can_read_is_warned_about(tmp_path: Path, ssh_home: Any) -> None:
+    token = tmp_path / "token.secret"
+    token.write_text("s3cret-token-value\n")
+    token.chmod(0o644)
+    d = start_daemon(tmp_path / "state", "--token-file", str(token))
+    try:
+        assert f"warning: the token file {token} may be read by other users: chmod 600 {token}" in d.log_text()
+        assert "s3cret-token-value" not in d.log_text()
+    finally:
+        d.stop()
+
+
+def test_sighup_reopens_the_audit_log_for_logrotate(tmp_path: Path, ssh_home: Any) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    d = start_daemon(tmp_path)
+    try:
+        audit = d.state_dir / "audit.log"
+        assert d.post("channels", content=f"one://127.0.0.1:{free_port()}").status_code == 202
+        audit.rename(d.state_dir / "audit.log.rotated")
+        audit.write_text("")  # logrotate's create
+        audit.chmod(0o600)
+        os.kill(d.pid, signal.SIGHUP)
+        deadline = time.monotonic() + 10
+        while "reloaded" not in d.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert d.post("channels", content=f"two://127.0.0.1:{free_port()}").status_code == 202
+        aliases = [json.loads(x).get("alias") for x in audit.read_text().splitlines()]
+        assert aliases == ["two"]
+    finally:
+        d.stop()
