@@ -42,4 +42,4 @@ def test_the_daemon_clients_are_top_level_names_loaded_on_first_use() -> None:
         "print(before, sshpool.DaemonClient.__module__, sshpool.AsyncDaemonClient.__module__)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True)
-    assert out.stdout.split() == ["False", "sshpool.sync", "sshpool.runners.remote"]
+    assert out.stdout.split() == ["False", "sshpool.sync.daemonclient", "sshpool.runners.remote"]

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sshpool.errors import CommandError, CommandFailedError, error_class
 
-__all__ = ["Result", "decode_output"]
+__all__ = ["OutputCallback", "Result", "decode_output"]
+
+OutputCallback = Callable[[str, bytes], None]
+"""``on_output(stream, data)``: called with each piece of output as it arrives (``stream`` is
+``stdout`` or ``stderr``)."""
 
 
 def decode_output(data: bytes) -> str:

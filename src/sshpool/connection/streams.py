@@ -11,11 +11,9 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, NamedTuple
 
-from sshpool.result import Result
+from sshpool.result import OutputCallback, Result
 
 __all__ = ["Chunk", "LivePrinter", "OutputCallback", "OutputFile", "OutputStream"]
-
-OutputCallback = Callable[[str, bytes], None]
 
 
 class Chunk(NamedTuple):

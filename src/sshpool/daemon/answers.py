@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic_core import to_json
 from starlette.concurrency import run_in_threadpool
 
-from sshpool.errors import ChannelUnavailableError, SSHPoolError
+from sshpool.errors import ChannelUnavailableError, HostKeyError, SSHPoolError
 
 __all__ = ["PLAIN_BODIES", "error_answer", "json_answer", "problem", "wants_json"]
 
@@ -65,7 +65,7 @@ def error_answer(exc: SSHPoolError, *, json_body: bool) -> Response:
     resp = problem(exc.http_status, exc.code, exc.message, json_body=json_body, alias=exc.alias)
     if isinstance(exc, ChannelUnavailableError) and exc.code in ("auth_failed", "host_key_unknown", "host_key_changed"):
         resp.headers["Retry-After"] = "30"
-    fingerprint = getattr(exc, "fingerprint", None)
+    fingerprint = exc.fingerprint if isinstance(exc, HostKeyError) else None
     if json_body and fingerprint:
         body = json.loads(bytes(resp.body))
         body["fingerprint"] = fingerprint

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 from sshpool.defaults import MODES
+from sshpool.result import OutputCallback
 
 if TYPE_CHECKING:
     import asyncssh
@@ -23,9 +24,6 @@ if TYPE_CHECKING:
     from sshpool.result import Result
 
 __all__ = ["Command", "OutputCallback", "RunMode", "check_mode", "wants_shell"]
-
-#: Called with ``("stdout" | "stderr", bytes)`` as output arrives.
-OutputCallback = Callable[[str, bytes], None]
 
 
 @dataclass(frozen=True)
