@@ -240,7 +240,7 @@ async def test_nothing_listening_is_a_clear_unavailable_error(pool: Pool) -> Non
 
 
 async def test_warm_latency_against_fresh_ssh(pool: Pool, chan: str, sshd: Any, test_user: Any, ssh_home: Any) -> None:
-    from support.sshd import ssh_command
+    from tests.support.sshd import ssh_command
 
     warm = []
     for _ in range(50):

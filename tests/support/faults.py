@@ -292,7 +292,7 @@ def remote_sessions(user: str) -> int:
 def session_processes(sshd: Any, client_ports: list[int]) -> list[str]:
     """Commands still running under the sshd sessions that serve ``client_ports`` (the sshd-side
     view of one client's connections): what would leak if a session were never closed."""
-    from support.sshd import descendants_of_many
+    from tests.support.sshd import descendants_of_many
 
     roots = {pid for port in client_ports for pid in sshd.session_pids(port)}
     left = []
@@ -481,7 +481,7 @@ class NetnsSSHD:
             time.sleep(0.02)
 
     def stop(self) -> None:
-        from support.sshd import descendants
+        from tests.support.sshd import descendants
 
         kids = descendants(self.proc.pid)
         # ``ip netns exec`` execs sshd: the Popen pid is sshd itself.
