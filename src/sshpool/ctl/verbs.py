@@ -198,28 +198,48 @@ async def verb_stop(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
 
 
 async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
-    if args.action == "accept":
-        fingerprint = await client.accept_host_key(args.alias)
-        if args.json:
-            emit_json({"alias": args.alias, "fingerprint": fingerprint, "trusted": True})
-        else:
-            print(f"{args.alias}\t{fingerprint}\ttrusted")
-        return 0
+    """One line in one format whatever the answer: ``ALIAS<TAB>KEYTYPE<TAB>SHA256:...<TAB>STATE``,
+    STATE one of trusted, unknown, changed or unchecked (``-`` for what is not known yet)."""
     info = await client.info(args.alias)
     code = info.get("last_error_code")
     problem = code in ("host_key_unknown", "host_key_changed") and info.get("state") != "up"
-    shown_fp = fingerprint_in(info.get("last_error")) if problem else None
-    word: str = ("unknown" if code == "host_key_unknown" else "changed") if problem else "trusted"
-    if args.json:
-        emit_json({"alias": args.alias, "fingerprint": shown_fp, "trusted": not problem, "state": info.get("state")})
-    elif problem:
-        print(f"{args.alias}\t{shown_fp or '?'}\t{word}")
-        say(f"if that fingerprint is right, trust it with `sshpoolctl hostkey accept {args.alias}`")
+    key = _key_parts(info.get("host_key") or fingerprint_in(info.get("last_error")))
+    if args.action == "accept":
+        fingerprint = await client.accept_host_key(args.alias)
+        kind = key[0] if key[1] == fingerprint else "-"
+        if args.json:
+            emit_json({"alias": args.alias, "fingerprint": fingerprint, "key_type": kind, "trusted": True})
+        else:
+            print(f"{args.alias}\t{kind}\t{fingerprint}\ttrusted")
+        return 0
+    if problem:
+        word = "unknown" if code == "host_key_unknown" else "changed"
     else:
-        where = f"{info.get('host')}:{info.get('port')}"
-        seen = word if info.get("state") == "up" else f"not checked yet: {info.get('state')}"
-        print(f"{args.alias}\t{where}\t{seen}")
+        word = "trusted" if info.get("state") == "up" else "unchecked"
+    if args.json:
+        emit_json(
+            {
+                "alias": args.alias,
+                "fingerprint": key[1] if key[1] != "-" else None,
+                "key_type": key[0] if key[0] != "-" else None,
+                "trusted": word == "trusted",
+                "state": info.get("state"),
+                "key_state": word,
+            }
+        )
+        return 0
+    print(f"{args.alias}\t{key[0]}\t{key[1]}\t{word}")
+    if problem:
+        say(f"if that fingerprint is right, trust it with `sshpoolctl hostkey accept {args.alias}`")
+    elif word == "unchecked":
+        say(f"{args.alias} is {shown_state(str(info.get('state')))}: its host key is checked when it connects")
     return 0
+
+
+def _key_parts(text: str | None) -> tuple[str, str]:
+    """``ssh-ed25519 SHA256:...`` as (type, fingerprint); ``-`` for a part not known."""
+    kind, _, fp = (text or "").strip().rpartition(" ")
+    return kind or "-", fp or "-"
 
 
 async def verb_put(client: AsyncDaemonClient, args: argparse.Namespace) -> int:

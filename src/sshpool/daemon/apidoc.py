@@ -37,6 +37,11 @@ INFO: Final[dict[str, Any]] = {
         "queued": {"type": "integer"},
         "dsn": {"type": "string"},
         "mode": {"type": "string", "enum": list(MODES), "description": "how commands run by default"},
+        "host_key": {
+            "type": ["string", "null"],
+            "description": "`<type> SHA256:<fingerprint>` of the key the host presents on the open link, "
+            "else of the key it offered at the last refused attempt; null before any",
+        },
     },
 }
 

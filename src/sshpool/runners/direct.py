@@ -17,6 +17,7 @@ import asyncssh
 
 from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt, ask_password
 from sshpool.core.channel import Channel
+from sshpool.core.hostkeys import KeyAdvice
 from sshpool.core.pool import Pool
 from sshpool.defaults import UNSET, Timeout
 from sshpool.dsn import DSN, make_dsn
@@ -24,7 +25,11 @@ from sshpool.errors import AuthenticationError, ChannelUnavailableError, error_f
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 
-__all__ = ["DirectRunner", "open_direct_connection", "sftp_os_error"]
+__all__ = ["HOST_KEY_ADVICE", "DirectRunner", "open_direct_connection", "sftp_os_error"]
+
+#: A refused key of a direct connection: it was never made, so there is no channel to accept a key
+#: on; connecting again with accept-new records the key (once the login succeeds).
+HOST_KEY_ADVICE = KeyAdvice(accept=None, policy='host_key_policy="accept-new"')
 
 
 class DirectRunner:
@@ -120,7 +125,10 @@ async def open_direct_connection(
     returned (connect errors are raised here); an interactive one asks for a refused password."""
     dsn = make_dsn(target, user=user, port=port, password=password)
     pool = Pool(
-        state_dir=os.fspath(state_dir) if state_dir is not None else None, host_key_policy=host_key_policy, **settings
+        state_dir=os.fspath(state_dir) if state_dir is not None else None,
+        host_key_policy=host_key_policy,
+        host_key_advice=HOST_KEY_ADVICE,
+        **settings,
     )
     runner = DirectRunner(pool, dsn, forward_agent=forward_agent)
     conn = AsyncConnection(runner, name=dsn.alias, interactive=interactive, password_prompt=password_prompt)
