@@ -138,10 +138,35 @@ def test_chdir_handles_spaces_quotes_and_dotdot(conn: Any, workdir: Path) -> Non
     assert conn.wait("pwd").strip() == str(odd.parent)
     conn.chdir(workdir.name, relative=False)
     assert conn.wait("pwd").strip() == str(workdir)
-    conn.chdir("does-not-exist")
-    with pytest.raises(CommandFailedError, match="does-not-exist"):
+
+
+def test_a_directory_that_cannot_be_entered_is_an_oserror_naming_it_and_nothing_runs(
+    conn: Any, workdir: Path
+) -> None:
+    """chdir keeps the path (the classic API: no round trip); the next command says what is wrong
+    with the directory as os.chdir would, instead of a shell's `cd: ...` and exit 1."""
+    (workdir / "a-file").write_text("x")
+    (workdir / "closed").mkdir(mode=0o000)
+    chown_tree(workdir, conn.wait("id -un").strip())
+    conn.chdir(f"{workdir}/does-not-exist")  # returns at once, as it always did
+    with pytest.raises(FileNotFoundError, match="chdir") as missing:
         conn.wait("touch should-not-exist")
+    assert missing.value.filename == f"{workdir}/does-not-exist" and "did not run" in str(missing.value)
+    with pytest.raises(FileNotFoundError):
+        conn.run("touch should-not-exist; echo ran")  # run() too: the command never started
     assert not (workdir / "should-not-exist").exists()
+    with conn.cd("~"):  # create it from elsewhere, and the directory works
+        conn.wait(f"mkdir {workdir}/does-not-exist")
+    assert conn.wait("pwd").strip() == f"{workdir}/does-not-exist"
+    conn.chdir(f"{workdir}/a-file", relative=False)
+    with pytest.raises(NotADirectoryError, match="a-file"):
+        conn.wait("true")
+    conn.chdir(f"{workdir}/closed", relative=False)
+    with pytest.raises(PermissionError, match="closed"):
+        conn.wait("true")
+    conn.chdir(str(workdir), relative=False)
+    result = conn.run("exit 211")  # a command's own 211 stays its Result
+    assert (result.exit_code, result.stdout, result.stderr) == (211, "", "")
 
 
 # ---------------------------------------------------------------------------------- nohup

@@ -36,6 +36,7 @@ from sshpool.connection.frames import AsFrame, as_table
 from sshpool.connection.runner import ClosableRunner, FileRunner, PasswordPrompt, Runner, ask_password
 from sshpool.connection.streams import LivePrinter, OutputCallback, OutputFile, OutputStream
 from sshpool.connection.sudo import redact, sudo_refused_password, sudo_wants_password
+from sshpool.connection.workdir import directory_error, may_be_directory_error
 from sshpool.defaults import UNSET, Timeout
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
 from sshpool.inputs import StdinSource, is_streamed
@@ -92,10 +93,11 @@ class AsyncConnection:
         was lost or the channel was unavailable; without it nothing is ever run twice. ``input``
         may be a binary file or an iterator of bytes, streamed at any size: a stream is read once,
         so it cannot go with ``retry``. ``label`` is what ``interactive=True`` prints instead of the
-        command."""
+        command. A ``cwd`` that cannot be entered raises (see :meth:`chdir`): the command did not run."""
         if retry and is_streamed(input):
             raise ValueError("retry= needs input that can be sent again: bytes or str, not a file or an iterator")
-        full = in_directory(self.cwd, command)
+        cwd = self.cwd
+        full = in_directory(cwd, command)
         callback = on_output
         if self.interactive:
             print(f"[{self.name}] $ {label or command}", flush=True)
@@ -129,6 +131,8 @@ class AsyncConnection:
                     retry,
                 )
                 continue
+            if may_be_directory_error(result, cwd) and (problem := await directory_error(self.runner, cwd, self.name)):
+                raise problem
             return result
         raise AssertionError("unreachable")
 
@@ -181,7 +185,14 @@ class AsyncConnection:
 
     def chdir(self, path: str, relative: bool = True) -> str:
         """Change the directory later commands run in: relative paths append (``..`` is
-        normalised), absolute ones replace; ``relative=False`` starts again from ``~``."""
+        normalised), absolute ones replace; ``relative=False`` starts again from ``~``.
+
+        As in the classic API, the path is kept here and every later command starts with a
+        ``cd`` into it: ``chdir`` sends nothing, so it stays a plain call (also on the async
+        connection, and inside ``with conn.cd(...)``) and never waits on the network. A directory
+        that cannot be entered is told at the first command: it raises FileNotFoundError,
+        NotADirectoryError or PermissionError naming the directory, as ``os.chdir`` would, and the
+        command does not run (never a shell's ``cd: ...`` message in a Result)."""
         if not path:
             raise ValueError("chdir needs a path")
         self.cwd = join_path(self.cwd if relative else "~", path)
