@@ -298,6 +298,41 @@ def test_put_and_get_stream_files_through_the_daemon(pool: Daemon, tmp_path: Pat
     ctl(pool, "run", "web1", "rm", "-f", "ctl-payload.bin")
 
 
+def test_put_and_get_r_copy_a_directory_tree_as_scp_r_does(pool: Daemon, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "empty").mkdir()
+    (site / "index.html").write_text("<h1>hi</h1>\n")
+    (site / "css" / "main.css").write_bytes(b"body{}\n" * 1000)
+    (site / "deploy.sh").write_text("#!/bin/sh\n")
+    (site / "deploy.sh").chmod(0o755)
+    size = 12 + 7000 + 10
+    plain = ctl(pool, "put", "web1", str(site), "ctl-site")
+    assert plain.returncode == 255 and "is a directory: add -r" in plain.stderr, plain.stderr
+    up = ctl(pool, "put", "-r", "web1", str(site), "ctl-site")
+    assert (up.returncode, up.stdout) == (0, f"{size} bytes\n"), up.stderr
+    notes = up.stderr.splitlines()  # one note per file, on stderr
+    assert f"sshpoolctl: {site}/css/main.css -> web1:ctl-site/css/main.css (7000 bytes)" in notes and len(notes) == 3
+    listed = ctl(pool, "run", "web1", "cd ctl-site && find . | sort && stat -c %a deploy.sh").stdout
+    assert listed.split() == [".", "./css", "./css/main.css", "./deploy.sh", "./empty", "./index.html", "755"]
+    dir_get = ctl(pool, "get", "web1", "ctl-site", str(tmp_path / "x"))
+    assert dir_get.returncode == 255 and "web1:ctl-site is a directory: add -r" in dir_get.stderr
+    down = ctl(pool, "--json", "get", "-r", "web1", "ctl-site", str(tmp_path / "back"))
+    assert down.returncode == 0 and json.loads(down.stdout)["size"] == size and down.stderr == ""
+    back = tmp_path / "back"
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*")) == [
+        "css",
+        "css/main.css",
+        "deploy.sh",
+        "empty",
+        "index.html",
+    ]
+    assert (back / "deploy.sh").stat().st_mode & 0o777 == 0o755
+    assert (back / "css" / "main.css").read_bytes() == (site / "css" / "main.css").read_bytes()
+    assert ctl(pool, "get", "-r", "web1", "ctl-site", "-").returncode == 255
+    ctl(pool, "run", "web1", "rm", "-rf", "ctl-site")
+
+
 def test_put_and_get_say_what_is_missing(pool: Daemon, tmp_path: Path) -> None:
     nothing = ctl(pool, "put", "web1", str(tmp_path / "absent.txt"))
     assert nothing.returncode == 255

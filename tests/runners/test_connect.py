@@ -237,7 +237,7 @@ def test_the_helpers_on_a_channel_of_your_own_pool(ssh_home: Any, sshd: Any, tes
         assert conn.wait('printf %s "$X"', env={"X": "it's set"}) == "it's set"
         assert conn.wait("tty", pty=True).startswith("/dev/pts/")
         with pytest.raises(TypeError, match="cannot transfer files"):
-            conn.put(tmp_path, "x")
+            conn.put(__file__, "x")
         assert "mine" in repr(conn.async_connection.runner)
     finally:
         portal.call(pool.aclose)

@@ -33,9 +33,10 @@ from sshpool.commands import (
     sudo_command,
 )
 from sshpool.connection.frames import AsFrame, as_table
-from sshpool.connection.runner import ClosableRunner, FileRunner, PasswordPrompt, Runner, ask_password
+from sshpool.connection.runner import ClosableRunner, PasswordPrompt, Runner, ask_password
 from sshpool.connection.streams import LivePrinter, OutputCallback, OutputFile, OutputStream
 from sshpool.connection.sudo import redact, sudo_refused_password, sudo_wants_password
+from sshpool.connection.transfer import download, files_of, progress_for, remote_path, upload
 from sshpool.connection.workdir import directory_error, may_be_directory_error
 from sshpool.defaults import UNSET, Timeout
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
@@ -364,25 +365,23 @@ class AsyncConnection:
         )
         return self._judge(redact(r, token), True, check_stderr=False)
 
-    def _files(self) -> FileRunner:
-        if not isinstance(self.runner, FileRunner):
-            raise TypeError(f"{type(self.runner).__name__} cannot transfer files")
-        return self.runner
+    async def put(self, local: str | os.PathLike[str], remote: str, *, recursive: bool = False) -> int:
+        """Upload a local file, or with ``recursive=True`` a directory tree as ``scp -r`` does
+        (files, subdirectories and their modes; links followed; an existing remote directory
+        receives the tree under its name): returns the bytes sent. A relative ``remote`` is in
+        ``cwd``. A directory without ``recursive=True`` is an IsADirectoryError."""
+        progress = progress_for(self.name, self.interactive)
+        where = remote_path(self.cwd, remote)
+        return await upload(files_of(self.runner), Path(local), where, recursive=recursive, progress=progress)
 
-    def _remote_path(self, remote: str) -> str:
-        """SFTP paths are relative to the login directory: resolve against ``cwd`` and drop ``~/``."""
-        path = join_path(self.cwd, remote) if not remote.startswith("/") else remote
-        if path == "~":
-            return "."
-        return path[2:] if path.startswith("~/") else path
-
-    async def put(self, local: str | os.PathLike[str], remote: str) -> int:
-        """Upload a local file; returns the bytes sent."""
-        return await self._files().put_file(Path(local), self._remote_path(remote))
-
-    async def get(self, remote: str, local: str | os.PathLike[str]) -> int:
-        """Download a remote file; returns the bytes received."""
-        return await self._files().get_file(self._remote_path(remote), Path(local))
+    async def get(self, remote: str, local: str | os.PathLike[str], *, recursive: bool = False) -> int:
+        """Download a remote file, or with ``recursive=True`` a directory tree (as :meth:`put`);
+        returns the bytes received. An existing local directory receives the copy."""
+        progress = progress_for(self.name, self.interactive)
+        where = remote_path(self.cwd, remote)
+        return await download(
+            files_of(self.runner), where, Path(local), recursive=recursive, progress=progress, name=self.name
+        )
 
     async def aclose(self) -> None:
         """Close the link (idempotent); the next command reconnects. Detached (``nohup``)

@@ -34,6 +34,7 @@ from sshpool.ctl.say import emit_json, say
 from sshpool.errors import SSHPoolError
 from sshpool.result import Result
 from sshpool.selectors import expand, terms
+from sshpool.trees import Step
 
 __all__ = ["SHELL_VERBS", "VERBS", "Verb", "run_verb"]
 
@@ -244,17 +245,56 @@ def _key_parts(text: str | None) -> tuple[str, str]:
 
 async def verb_put(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     local = Path(args.local)
+    if args.recursive:
+        remote = args.remote or "."
+        tell = _progress(args, f"{args.alias}:", "")
+        return await _transfer(
+            args,
+            "put",
+            local,
+            remote,
+            lambda: client.put_file(args.alias, local, remote, recursive=True, progress=tell),
+        )
     remote = args.remote or local.name
     return await _transfer(args, "put", local, remote, lambda: client.put_file(args.alias, local, remote))
 
 
 async def verb_get(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     local: Path | BinaryIO
+    if args.recursive:
+        if args.local == "-":
+            say("get -r copies a directory to a local directory, not to stdout (-): give a path, or leave it out")
+            return EXIT_ERROR
+        into = Path(args.local or ".")
+        tell = _progress(args, "", f"{args.alias}:")
+        return await _transfer(
+            args,
+            "get",
+            into,
+            args.remote,
+            lambda: client.get_file(args.alias, args.remote, into, recursive=True, progress=tell),
+        )
     if args.local == "-":  # to stdout, as cat would; the byte count goes to stderr
         local = sys.stdout.buffer
     else:
         local = Path(args.local or PurePosixPath(args.remote).name)
+        if local.is_dir():  # into it, as cp and scp do
+            local = local / PurePosixPath(args.remote).name
     return await _transfer(args, "get", local, args.remote, lambda: client.get_file(args.alias, args.remote, local))
+
+
+def _progress(args: argparse.Namespace, to: str, source: str) -> Callable[[Step], None]:
+    """One note on stderr per file of a tree (none with --json): ``source -> target (N bytes)``."""
+
+    def tell(step: Step) -> None:
+        if args.json:
+            return
+        if step.size is None:
+            say(f"skipped {source}{step.source}: {step.note}")
+        else:
+            say(f"{source}{step.source} -> {to}{step.target} ({step.size} bytes)")
+
+    return tell
 
 
 async def _transfer(
@@ -273,7 +313,10 @@ async def _transfer(
     except OSError as exc:
         there = f"{args.alias}:{remote}"
         source, target = (shown, there) if way == "put" else (there, shown)
-        say(f"cannot copy {source} to {target}: {exc.strerror or exc}")
+        why = exc.strerror or str(exc)
+        if isinstance(exc, IsADirectoryError) and not args.recursive:
+            why = f"{source} is a directory: add -r to copy it with all it holds"
+        say(f"cannot copy {source} to {target}: {why}")
         if args.json:
             emit_json({"error": "file_error", "exception": str(exc), "alias": args.alias})
         return EXIT_ERROR
