@@ -20,7 +20,19 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "sshpool"
 MAX_LINES = 400
 
-VALUES = {"errors", "result", "dsn", "defaults", "commands", "tables", "clihelp", "selectors", "inputs", "_version"}
+VALUES = {
+    "errors",
+    "result",
+    "dsn",
+    "defaults",
+    "commands",
+    "tables",
+    "trees",
+    "clihelp",
+    "selectors",
+    "inputs",
+    "_version",
+}
 PACKAGES = {"core", "connection", "client", "runners", "daemon", "ctl"}
 SINGLES = {"bridge", "sync", "digitalocean", "__init__"}
 

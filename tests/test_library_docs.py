@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,11 @@ def test_the_library_docs_examples_run(
         daemon.stop()
         for name in ("notes.txt", "sleeper.log", "notes-via-daemon.txt"):
             (home / name).unlink(missing_ok=True)
+        copied = (home / "app-again" / "app.py").read_text() if (home / "app-again").is_dir() else None
+        shutil.rmtree(home / "app-again", ignore_errors=True)
     out = capsys.readouterr().out
     assert "Linux" in out and "/var/log" in out and "hello from app" in out
     assert "requests==2.32.0" in out and "sent when stdout is read" in out and "True" in out
     assert (tmp_path / "notes-back.txt").read_text() == "hello\n"
+    assert copied is not None and copied == (tmp_path / "app-copy" / "app.py").read_text()  # both ways
     assert "through sshpoold" in out and (tmp_path / "notes-via-daemon.txt").read_text() == "hello\n"

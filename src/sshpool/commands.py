@@ -13,10 +13,12 @@ import shlex
 from collections.abc import Iterable, Mapping
 
 __all__ = [
+    "CD_FAILED",
     "ENV_NAME",
     "MARKER_VAR",
     "TOP_COMMAND",
     "apt_install",
+    "directory_problem",
     "git_clone",
     "git_url",
     "in_directory",
@@ -36,6 +38,9 @@ __all__ = [
 ]
 
 MARKER_VAR = "SSHPOOL_RUN"
+#: The exit status, with no output, of a command whose directory (``chdir``) could not be entered:
+#: above the 128+N of signals and the shells' own 126/127, so it is rarely a command's own.
+CD_FAILED = 211
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -97,10 +102,21 @@ def quote_path(path: str) -> str:
 
 
 def in_directory(cwd: str | None, command: str) -> str:
-    """Run ``command`` in ``cwd`` only if the ``cd`` worked."""
+    """Run ``command`` in ``cwd``; when the ``cd`` fails, none of it runs and the shell exits
+    :data:`CD_FAILED` without a word (then :func:`directory_problem` tells why)."""
     if not cwd or cwd == "~":
         return command
-    return f"cd {quote_path(cwd)} && {command}"
+    return f"cd {quote_path(cwd)} 2>/dev/null || exit {CD_FAILED}; {command}"
+
+
+def directory_problem(cwd: str) -> str:
+    """Prints why ``cwd`` cannot be entered: ``missing``, ``not_a_directory`` or ``denied``; ``ok``
+    when it can."""
+    d = quote_path(cwd)
+    return (
+        f"if [ ! -e {d} ]; then echo missing; elif [ ! -d {d} ]; then echo not_a_directory; "
+        f"elif cd {d} 2>/dev/null; then echo ok; else echo denied; fi"
+    )
 
 
 def nohup(command: str, log: str) -> str:

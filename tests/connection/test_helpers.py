@@ -138,10 +138,33 @@ def test_chdir_handles_spaces_quotes_and_dotdot(conn: Any, workdir: Path) -> Non
     assert conn.wait("pwd").strip() == str(odd.parent)
     conn.chdir(workdir.name, relative=False)
     assert conn.wait("pwd").strip() == str(workdir)
-    conn.chdir("does-not-exist")
-    with pytest.raises(CommandFailedError, match="does-not-exist"):
+
+
+def test_a_directory_that_cannot_be_entered_is_an_oserror_naming_it_and_nothing_runs(conn: Any, workdir: Path) -> None:
+    """chdir keeps the path (the classic API: no round trip); the next command says what is wrong
+    with the directory as os.chdir would, instead of a shell's `cd: ...` and exit 1."""
+    (workdir / "a-file").write_text("x")
+    (workdir / "closed").mkdir(mode=0o000)
+    chown_tree(workdir, conn.wait("id -un").strip())
+    conn.chdir(f"{workdir}/does-not-exist")  # returns at once, as it always did
+    with pytest.raises(FileNotFoundError, match="chdir") as missing:
         conn.wait("touch should-not-exist")
+    assert missing.value.filename == f"{workdir}/does-not-exist" and "did not run" in str(missing.value)
+    with pytest.raises(FileNotFoundError):
+        conn.run("touch should-not-exist; echo ran")  # run() too: the command never started
     assert not (workdir / "should-not-exist").exists()
+    with conn.cd("~"):  # create it from elsewhere, and the directory works
+        conn.wait(f"mkdir {workdir}/does-not-exist")
+    assert conn.wait("pwd").strip() == f"{workdir}/does-not-exist"
+    conn.chdir(f"{workdir}/a-file", relative=False)
+    with pytest.raises(NotADirectoryError, match="a-file"):
+        conn.wait("true")
+    conn.chdir(f"{workdir}/closed", relative=False)
+    with pytest.raises(PermissionError, match="closed"):
+        conn.wait("true")
+    conn.chdir(str(workdir), relative=False)
+    result = conn.run("exit 211")  # a command's own 211 stays its Result
+    assert (result.exit_code, result.stdout, result.stderr) == (211, "", "")
 
 
 # ---------------------------------------------------------------------------------- nohup
@@ -372,6 +395,81 @@ def test_put_and_get_ten_megabytes_byte_exact(conn: Any, workdir: Path, tmp_path
     assert back.read_bytes() == blob
     with pytest.raises(FileNotFoundError, match="no-such-file"):
         conn.get("no-such-file", tmp_path / "x")
+
+
+def make_tree(root: Path) -> Path:
+    """A tree with what scp -r meets: nested and empty directories, modes, a read-only directory,
+    a link to a file, a link back up (a loop) and a FIFO."""
+    (root / "site" / "static" / "css").mkdir(parents=True)
+    (root / "site" / "empty").mkdir()
+    (root / "site" / "index.html").write_text("<h1>hi</h1>\n")
+    (root / "site" / "static" / "css" / "main.css").write_bytes(os.urandom(300_000))
+    run = root / "site" / "run.sh"
+    run.write_text("#!/bin/sh\necho run\n")
+    run.chmod(0o750)
+    secret = root / "site" / "secret.txt"
+    secret.write_text("s3cret\n")
+    secret.chmod(0o600)
+    sealed = root / "site" / "sealed"
+    sealed.mkdir()
+    (sealed / "inside.txt").write_text("kept\n")
+    (sealed / "inside.txt").chmod(0o444)
+    sealed.chmod(0o555)
+    (root / "site" / "latest.html").symlink_to("index.html")
+    (root / "site" / "static" / "up").symlink_to("..")
+    os.mkfifo(root / "site" / "pipe")
+    return root / "site"
+
+
+def tree_of(root: Path) -> dict[str, tuple[str, int, bytes]]:
+    """Every path below ``root`` (links not followed): its kind, mode and content."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
+            continue
+        kind = "dir" if path.is_dir() else "file"
+        found[str(path.relative_to(root))] = (
+            kind,
+            path.stat().st_mode & 0o7777,
+            path.read_bytes() if kind == "file" else b"",
+        )
+    return found
+
+
+def test_put_and_get_copy_a_directory_tree_with_recursive_as_scp_r(conn: Any, workdir: Path, tmp_path: Path) -> None:
+    site = make_tree(tmp_path / "src")
+    total = sum(len(content) for _, _, content in tree_of(site).values())
+    with pytest.raises(IsADirectoryError, match="recursive=True"):
+        conn.put(site, f"{workdir}/site")
+    conn.chdir(workdir.name)
+    assert conn.put(site, "copy", recursive=True) == total + len("<h1>hi</h1>\n")  # the link's file too
+    copy = workdir / "copy"
+    expected = tree_of(site) | {"latest.html": ("file", 0o644, b"<h1>hi</h1>\n")}
+    assert tree_of(copy) == expected  # files, empty and read-only directories, modes; no loop, no FIFO
+    assert not (copy / "pipe").exists() and not (copy / "static" / "up").exists()
+    conn.put(site, "copy", recursive=True)  # copy exists now: the tree goes into it, as scp -r does
+    assert tree_of(copy / "site") == expected
+    with pytest.raises(IsADirectoryError, match="recursive=True"):
+        conn.get("copy", tmp_path / "back")
+    (copy / "alias.html").symlink_to("index.html")  # links on the remote side: followed, or skipped
+    (copy / "static" / "loop").symlink_to("../static")
+    back = tmp_path / "back"
+    assert conn.get("copy", back, recursive=True) == total * 2 + 3 * len("<h1>hi</h1>\n")
+    assert tree_of(back / "site") == expected
+    assert tree_of(back) == tree_of(copy) | {"alias.html": ("file", 0o644, b"<h1>hi</h1>\n")}
+    assert not (back / "static" / "loop").exists()
+    (tmp_path / "into").mkdir()
+    conn.get(f"{workdir}/copy/static", tmp_path / "into", recursive=True)  # an existing directory: under its name
+    assert (tmp_path / "into" / "static" / "css" / "main.css").read_bytes() == (
+        site / "static/css/main.css"
+    ).read_bytes()
+    with pytest.raises(FileNotFoundError):
+        conn.get("no-such-dir", tmp_path / "nothing", recursive=True)
+    with pytest.raises(FileNotFoundError):
+        conn.put(tmp_path / "no-such-dir", "x", recursive=True)
+    for path in [copy, *copy.rglob("*")]:  # let the fixture remove it
+        if path.is_dir() and not path.is_symlink():
+            path.chmod(0o755)
 
 
 # ---------------------------------------------------------------------------------- interactive

@@ -24,7 +24,8 @@ async def test_unknown_key_is_refused_under_strict_with_fingerprint_and_fix(
         assert info.state == "failed" and info.last_error_code == "host_key_unknown"
         msg = info.last_error or ""
         assert f"127.0.0.1 port {server.port}" in msg and "ssh-ed25519" in msg and "SHA256:" in msg
-        assert "ssh-keyscan" in msg and "accept-new" in msg
+        assert "ssh-keyscan" in msg and "Pool(host_key_policy='accept-new')" in msg
+        assert "pool.accept_host_key('new')" in msg and "sshpoolctl" not in msg  # a Pool's user has no CLI
         with pytest.raises(HostKeyError) as err:
             await p.run("new", "true")
         assert err.value.code == "host_key_unknown" and (err.value.fingerprint or "").startswith("SHA256:")

@@ -152,15 +152,38 @@ def test_unknown_host_keys_are_shown_then_accepted(pool: Daemon, make_sshd: Any,
     added = ctl(pool, "start", "--wait", "5", f"new1://{test_user.name}@127.0.0.1:{stranger.port}")
     assert added.returncode == 255
     assert "SHA256:" in added.stderr and "sshpoolctl hostkey accept new1" in added.stderr
+    assert "sshpoold --host-key-policy accept-new" in added.stderr and "accept_host_key" not in added.stderr
     refused = ctl(pool, "run", "--timeout", "2", "new1", "true")
     assert refused.returncode == 255 and "sshpoolctl hostkey accept new1" in refused.stderr
     shown = ctl(pool, "hostkey", "show", "new1")
-    alias, fingerprint, word = shown.stdout.rstrip("\n").split("\t")
-    assert (alias, word) == ("new1", "unknown") and fingerprint.startswith("ssh-ed25519 SHA256:")
+    alias, kind, fingerprint, word = shown.stdout.rstrip("\n").split("\t")
+    assert (alias, kind, word) == ("new1", "ssh-ed25519", "unknown") and fingerprint.startswith("SHA256:")
     accepted = ctl(pool, "--json", "hostkey", "accept", "new1")
-    assert json.loads(accepted.stdout)["fingerprint"] == fingerprint.split()[1]
+    assert json.loads(accepted.stdout)["fingerprint"] == fingerprint
     pool.wait_state("new1")
     assert ctl(pool, "run", "new1", "echo trusted").stdout == "trusted\n"
+
+
+def test_hostkey_show_and_accept_answer_in_one_format(pool: Daemon, make_sshd: Any, test_user: Any) -> None:
+    """ALIAS, KEYTYPE, SHA256 fingerprint, STATE: the same four columns for an unknown key, an
+    accepted one and the key of a channel that is up."""
+    stranger = make_sshd(add_known_host=False)
+    ctl(pool, "start", "--wait", "5", f"new2://{test_user.name}@127.0.0.1:{stranger.port}")
+    unknown = ctl(pool, "hostkey", "show", "new2").stdout
+    accepted = ctl(pool, "hostkey", "accept", "new2").stdout
+    pool.wait_state("new2")
+    trusted = ctl(pool, "hostkey", "show", "new2").stdout
+    up = ctl(pool, "hostkey", "show", "web1").stdout
+    rows = [line.split("\t") for line in (unknown, accepted, trusted, up)]
+    assert all(len(row) == 4 for row in rows), rows
+    assert [row[3].strip() for row in rows] == ["unknown", "trusted", "trusted", "trusted"]
+    assert {row[1] for row in rows} == {"ssh-ed25519"} and all(row[2].startswith("SHA256:") for row in rows)
+    assert rows[0][2] == rows[1][2] == rows[2][2] != rows[3][2]  # new2's key throughout; web1 has its own
+    doc = json.loads(ctl(pool, "--json", "hostkey", "show", "new2").stdout)
+    assert (doc["key_type"], doc["fingerprint"], doc["key_state"]) == ("ssh-ed25519", rows[0][2], "trusted")
+    ctl(pool, "start", "--wait", "1", "dead2://nobody@127.0.0.1:1")
+    dead = ctl(pool, "hostkey", "show", "dead2")
+    assert dead.stdout == "dead2\t-\t-\tunchecked\n" and "checked when it connects" in dead.stderr
 
 
 def test_auth_failure_and_a_bad_token(pool: Daemon, sshd: Any) -> None:
@@ -273,6 +296,41 @@ def test_put_and_get_stream_files_through_the_daemon(pool: Daemon, tmp_path: Pat
     assert down.returncode == 0 and json.loads(down.stdout)["size"] == len(payload)
     assert back.read_bytes() == payload
     ctl(pool, "run", "web1", "rm", "-f", "ctl-payload.bin")
+
+
+def test_put_and_get_r_copy_a_directory_tree_as_scp_r_does(pool: Daemon, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    (site / "css").mkdir(parents=True)
+    (site / "empty").mkdir()
+    (site / "index.html").write_text("<h1>hi</h1>\n")
+    (site / "css" / "main.css").write_bytes(b"body{}\n" * 1000)
+    (site / "deploy.sh").write_text("#!/bin/sh\n")
+    (site / "deploy.sh").chmod(0o755)
+    size = 12 + 7000 + 10
+    plain = ctl(pool, "put", "web1", str(site), "ctl-site")
+    assert plain.returncode == 255 and "is a directory: add -r" in plain.stderr, plain.stderr
+    up = ctl(pool, "put", "-r", "web1", str(site), "ctl-site")
+    assert (up.returncode, up.stdout) == (0, f"{size} bytes\n"), up.stderr
+    notes = up.stderr.splitlines()  # one note per file, on stderr
+    assert f"sshpoolctl: {site}/css/main.css -> web1:ctl-site/css/main.css (7000 bytes)" in notes and len(notes) == 3
+    listed = ctl(pool, "run", "web1", "cd ctl-site && find . | sort && stat -c %a deploy.sh").stdout
+    assert listed.split() == [".", "./css", "./css/main.css", "./deploy.sh", "./empty", "./index.html", "755"]
+    dir_get = ctl(pool, "get", "web1", "ctl-site", str(tmp_path / "x"))
+    assert dir_get.returncode == 255 and "web1:ctl-site is a directory: add -r" in dir_get.stderr
+    down = ctl(pool, "--json", "get", "-r", "web1", "ctl-site", str(tmp_path / "back"))
+    assert down.returncode == 0 and json.loads(down.stdout)["size"] == size and down.stderr == ""
+    back = tmp_path / "back"
+    assert sorted(str(p.relative_to(back)) for p in back.rglob("*")) == [
+        "css",
+        "css/main.css",
+        "deploy.sh",
+        "empty",
+        "index.html",
+    ]
+    assert (back / "deploy.sh").stat().st_mode & 0o777 == 0o755
+    assert (back / "css" / "main.css").read_bytes() == (site / "css" / "main.css").read_bytes()
+    assert ctl(pool, "get", "-r", "web1", "ctl-site", "-").returncode == 255
+    ctl(pool, "run", "web1", "rm", "-rf", "ctl-site")
 
 
 def test_put_and_get_say_what_is_missing(pool: Daemon, tmp_path: Path) -> None:

@@ -118,6 +118,50 @@ async def test_file_errors_say_what_is_wrong(client: httpx.AsyncClient, workdir:
     assert no_dir.status_code == 404 and no_dir.json()["code"] == "file_not_found"
 
 
+async def test_a_tree_is_listed_made_and_given_modes_for_a_client_that_copies_it(
+    client: httpx.AsyncClient, workdir: Path
+) -> None:
+    """GET/PUT /channels/<alias>/dirs, PATCH /channels/<alias>/files and PUT ...?mode=: what
+    `sshpoolctl put -r` and `get -r` are made of, one file at a time."""
+    (workdir / "app" / "lib").mkdir(parents=True)
+    (workdir / "app" / "lib" / "x.py").write_text("x = 1\n")
+    (workdir / "app" / "run").write_text("#!/bin/sh\n")
+    (workdir / "app" / "run").chmod(0o750)
+    (workdir / "app" / "self").symlink_to(".")
+    chown_tree(workdir, workdir.owner())
+    listed = await client.get("/channels/web/dirs", params={"path": str(workdir / "app")})
+    assert listed.status_code == 200, listed.text
+    entries = {e["path"]: e for e in listed.json()["entries"]}
+    assert list(entries) == ["", "lib", "lib/x.py", "run", "self"]  # the root first, then in order
+    assert entries["run"] == {"path": "run", "type": "file", "mode": 0o750, "size": 10}
+    assert entries["self"]["type"] == "other" and "back into the tree" in entries["self"]["note"]
+    top = await client.get("/channels/web/dirs", params={"path": str(workdir / "app"), "depth": "0"})
+    assert [e["path"] for e in top.json()["entries"]] == [""]
+    made = await client.put("/channels/web/dirs", params={"path": str(workdir / "new"), "mode": "0750"})
+    assert made.json() == {"path": str(workdir / "new"), "created": True}
+    assert stat.S_IMODE((workdir / "new").stat().st_mode) == 0o750  # exactly: no umask
+    again = await client.put("/channels/web/dirs", params={"path": str(workdir / "new"), "mode": "700"})
+    assert again.json()["created"] is False and stat.S_IMODE((workdir / "new").stat().st_mode) == 0o750
+    up = await client.put(
+        "/channels/web/files", params={"path": str(workdir / "new" / "t"), "mode": "640"}, content=b"t"
+    )
+    assert up.status_code == 200 and stat.S_IMODE((workdir / "new" / "t").stat().st_mode) == 0o640
+    chmod = await client.patch("/channels/web/files", params={"path": str(workdir / "new"), "mode": "555"})
+    assert chmod.json() == {"path": str(workdir / "new"), "mode": 0o555}
+    assert stat.S_IMODE((workdir / "new").stat().st_mode) == 0o555
+    (workdir / "new").chmod(0o755)
+    missing = await client.get("/channels/web/dirs", params={"path": str(workdir / "nope")})
+    assert missing.status_code == 404 and missing.json()["code"] == "file_not_found"
+    orphan = await client.put("/channels/web/dirs", params={"path": str(workdir / "no" / "such")})
+    assert orphan.status_code == 404 and orphan.json()["code"] == "file_not_found"
+    bad_mode = await client.put("/channels/web/dirs", params={"path": str(workdir / "m"), "mode": "rwx"})
+    assert bad_mode.status_code == 400 and "octal" in bad_mode.json()["detail"]
+    no_mode = await client.patch("/channels/web/files", params={"path": str(workdir / "new")})
+    assert no_mode.status_code == 400 and "'mode' is required" in no_mode.json()["detail"]
+    bad_depth = await client.get("/channels/web/dirs", params={"path": str(workdir), "depth": "-1"})
+    assert bad_depth.status_code == 400 and "depth" in bad_depth.json()["detail"]
+
+
 async def test_a_file_over_the_limit_is_refused_with_413_and_leaves_nothing(
     client: httpx.AsyncClient, workdir: Path
 ) -> None:

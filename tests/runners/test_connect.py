@@ -95,6 +95,30 @@ def test_connect_errors_are_raised_at_connect_and_name_the_problem(
     assert time.monotonic() - started < 15
 
 
+def test_an_unknown_host_key_tells_a_library_user_what_a_library_user_does(
+    make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
+) -> None:
+    """Not `sshpoolctl hostkey accept 127.0.0.1`: no channel of a daemon is involved."""
+    server = make_sshd(add_known_host=False)
+    target = f"{test_user.name}@127.0.0.1:{server.port}"
+    state = tmp_path / "state"
+    with pytest.raises(sshpool.HostKeyError) as refused:
+        sshpool.sync.connect(target, state_dir=state, connect_timeout=5)
+    text = str(refused.value)
+    assert refused.value.code == "host_key_unknown" and "SHA256:" in text
+    assert 'connect with host_key_policy="accept-new"' in text and f"ssh-keyscan -p {server.port}" in text
+    assert "sshpoolctl" not in text and "accept_host_key" not in text
+    with sshpool.sync.connect(target, state_dir=state, connect_timeout=5, host_key_policy="accept-new") as conn:
+        assert conn.wait("echo recorded") == "recorded\n"
+    server.regenerate_host_key()
+    with pytest.raises(sshpool.HostKeyError) as changed:
+        sshpool.sync.connect(target, state_dir=state, connect_timeout=5, host_key_policy="accept-new")
+    text = str(changed.value)
+    assert changed.value.code == "host_key_changed" and "sshpoolctl" not in text
+    assert f"ssh-keygen -R '[127.0.0.1]:{server.port}' -f {state / 'known_hosts'}" in text
+    assert 'connect again with host_key_policy="accept-new"' in text
+
+
 def test_interactive_login_asks_for_the_password_when_keys_fail(
     make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
 ) -> None:
@@ -213,7 +237,7 @@ def test_the_helpers_on_a_channel_of_your_own_pool(ssh_home: Any, sshd: Any, tes
         assert conn.wait('printf %s "$X"', env={"X": "it's set"}) == "it's set"
         assert conn.wait("tty", pty=True).startswith("/dev/pts/")
         with pytest.raises(TypeError, match="cannot transfer files"):
-            conn.put(tmp_path, "x")
+            conn.put(__file__, "x")
         assert "mine" in repr(conn.async_connection.runner)
     finally:
         portal.call(pool.aclose)

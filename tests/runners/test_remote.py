@@ -159,6 +159,10 @@ def test_a_missing_local_file_and_a_local_directory_say_so(web: Daemon, tmp_path
     conn = sshpool.connect("web", daemon=web.url, token=web.token)
     with pytest.raises(FileNotFoundError):
         conn.put(tmp_path / "nothing-here", "x")
+    with pytest.raises(IsADirectoryError, match="pass recursive=True"):
+        conn.put(tmp_path, "x")
+    with pytest.raises(IsADirectoryError, match="pass recursive=True"):
+        conn.get("/tmp", tmp_path / "y")
     with pytest.raises(PermissionError, match="sshpool-denied"):
         conn.put(__file__, "/root/sshpool-denied")
     conn.close()

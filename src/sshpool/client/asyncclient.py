@@ -12,6 +12,7 @@ import contextlib
 import os
 import time
 from collections.abc import AsyncGenerator
+from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
 
@@ -21,6 +22,7 @@ from sshpool.client.discovery import DaemonEndpoint, find_daemon, find_token
 from sshpool.client.duplex import open_exchange
 from sshpool.client.errors import ErrorMap
 from sshpool.client.files import download, upload
+from sshpool.client.trees import RestRemote
 from sshpool.client.wire import (
     ACCEPT_NDJSON,
     CommandRequest,
@@ -38,6 +40,7 @@ from sshpool.client.wire import (
 from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource, is_streamed
 from sshpool.result import Result
+from sshpool.trees import Progress, get_tree, put_tree
 
 __all__ = ["AsyncDaemonClient"]
 
@@ -169,16 +172,49 @@ class AsyncDaemonClient:
             "latency": round(time.monotonic() - started, 6),
         }
 
-    async def put_file(self, alias: str, local: str | os.PathLike[str], remote: str) -> int:
+    async def put_file(
+        self,
+        alias: str,
+        local: str | os.PathLike[str],
+        remote: str,
+        *,
+        recursive: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
         """Stream ``local`` to ``remote`` on the channel's host (relative to the login directory);
-        answers the size written. File errors are the OSErrors a local copy raises."""
+        answers the size written. ``recursive=True`` copies a directory tree as ``scp -r`` does
+        (:mod:`sshpool.trees`), one file at a time, telling ``progress`` of each. File errors are
+        the OSErrors a local copy raises; a directory without ``recursive`` is IsADirectoryError."""
+        if recursive:
+            return await put_tree(self._tree(alias), Path(local), remote, progress)
         return await upload(self.http, self.errors, self.channel_path(alias, "/files"), alias, local, remote)
 
-    async def get_file(self, alias: str, remote: str, local: str | os.PathLike[str] | BinaryIO) -> int:
+    async def get_file(
+        self,
+        alias: str,
+        remote: str,
+        local: str | os.PathLike[str] | BinaryIO,
+        *,
+        recursive: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
         """Stream ``remote`` from the channel's host into ``local`` (a path, or an open binary
         stream such as stdout); answers the bytes received. A transfer that breaks off leaves no
-        partial file behind (a stream has what arrived)."""
-        return await download(self.http, self.errors, self.channel_path(alias, "/files"), alias, remote, local)
+        partial file behind (a stream has what arrived). ``recursive=True`` copies a directory
+        tree (``local`` a path), as :meth:`put_file`."""
+        if recursive:
+            if not isinstance(local, (str, os.PathLike)):
+                raise TypeError("a directory tree is copied to a local path, not to a stream")
+            return await get_tree(self._tree(alias), remote, Path(local), progress)
+        try:
+            return await download(self.http, self.errors, self.channel_path(alias, "/files"), alias, remote, local)
+        except OSError as exc:
+            if type(exc) is not OSError:  # FileNotFoundError, PermissionError: as they are
+                raise
+            raise await self._tree(alias).is_directory_error(remote, exc) from None
+
+    def _tree(self, alias: str) -> RestRemote:
+        return RestRemote(self.http, self.errors, self.channel_path(alias), alias)
 
     async def run(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 from collections.abc import AsyncIterator
 from typing import BinaryIO
 
@@ -24,10 +25,20 @@ CHUNK = 256 * 1024
 
 
 async def upload(
-    http: httpx.AsyncClient, errors: ErrorMap, path: str, alias: str, local: str | os.PathLike[str], remote: str
+    http: httpx.AsyncClient,
+    errors: ErrorMap,
+    path: str,
+    alias: str,
+    local: str | os.PathLike[str],
+    remote: str,
+    mode: int | None = None,
 ) -> int:
-    """PUT ``local`` to ``remote`` at ``path`` (a channel's ``/files``); the size written."""
-    size = (await anyio.Path(local).stat()).st_size  # a missing local file: FileNotFoundError here
+    """PUT ``local`` to ``remote`` at ``path`` (a channel's ``/files``), with permission bits
+    ``mode`` if given; the size written."""
+    st = await anyio.Path(local).stat()  # a missing local file: FileNotFoundError here
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(errno.EISDIR, f"{local} is a directory", os.fspath(local))
+    size = st.st_size
 
     async def chunks() -> AsyncIterator[bytes]:
         async with await anyio.open_file(local, "rb") as fh:
@@ -36,9 +47,8 @@ async def upload(
 
     headers = {"Content-Length": str(size), "Content-Type": "application/octet-stream"}
     with errors.mapping(0):
-        resp = await http.put(
-            path, params={"path": remote}, content=chunks(), headers=headers, timeout=TRANSFER_TIMEOUT
-        )
+        params = {"path": remote} if mode is None else {"path": remote, "mode": f"{mode:o}"}
+        resp = await http.put(path, params=params, content=chunks(), headers=headers, timeout=TRANSFER_TIMEOUT)
     await errors.check(resp, alias)
     return int(resp.json()["size"])
 

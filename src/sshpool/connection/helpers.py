@@ -33,9 +33,11 @@ from sshpool.commands import (
     sudo_command,
 )
 from sshpool.connection.frames import AsFrame, as_table
-from sshpool.connection.runner import ClosableRunner, FileRunner, PasswordPrompt, Runner, ask_password
+from sshpool.connection.runner import ClosableRunner, PasswordPrompt, Runner, ask_password
 from sshpool.connection.streams import LivePrinter, OutputCallback, OutputFile, OutputStream
 from sshpool.connection.sudo import redact, sudo_refused_password, sudo_wants_password
+from sshpool.connection.transfer import download, files_of, progress_for, remote_path, upload
+from sshpool.connection.workdir import directory_error, may_be_directory_error
 from sshpool.defaults import UNSET, Timeout
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, CommandFailedError
 from sshpool.inputs import StdinSource, is_streamed
@@ -92,10 +94,11 @@ class AsyncConnection:
         was lost or the channel was unavailable; without it nothing is ever run twice. ``input``
         may be a binary file or an iterator of bytes, streamed at any size: a stream is read once,
         so it cannot go with ``retry``. ``label`` is what ``interactive=True`` prints instead of the
-        command."""
+        command. A ``cwd`` that cannot be entered raises (see :meth:`chdir`): the command did not run."""
         if retry and is_streamed(input):
             raise ValueError("retry= needs input that can be sent again: bytes or str, not a file or an iterator")
-        full = in_directory(self.cwd, command)
+        cwd = self.cwd
+        full = in_directory(cwd, command)
         callback = on_output
         if self.interactive:
             print(f"[{self.name}] $ {label or command}", flush=True)
@@ -129,6 +132,8 @@ class AsyncConnection:
                     retry,
                 )
                 continue
+            if may_be_directory_error(result, cwd) and (problem := await directory_error(self.runner, cwd, self.name)):
+                raise problem
             return result
         raise AssertionError("unreachable")
 
@@ -181,7 +186,14 @@ class AsyncConnection:
 
     def chdir(self, path: str, relative: bool = True) -> str:
         """Change the directory later commands run in: relative paths append (``..`` is
-        normalised), absolute ones replace; ``relative=False`` starts again from ``~``."""
+        normalised), absolute ones replace; ``relative=False`` starts again from ``~``.
+
+        As in the classic API, the path is kept here and every later command starts with a
+        ``cd`` into it: ``chdir`` sends nothing, so it stays a plain call (also on the async
+        connection, and inside ``with conn.cd(...)``) and never waits on the network. A directory
+        that cannot be entered is told at the first command: it raises FileNotFoundError,
+        NotADirectoryError or PermissionError naming the directory, as ``os.chdir`` would, and the
+        command does not run (never a shell's ``cd: ...`` message in a Result)."""
         if not path:
             raise ValueError("chdir needs a path")
         self.cwd = join_path(self.cwd if relative else "~", path)
@@ -353,25 +365,23 @@ class AsyncConnection:
         )
         return self._judge(redact(r, token), True, check_stderr=False)
 
-    def _files(self) -> FileRunner:
-        if not isinstance(self.runner, FileRunner):
-            raise TypeError(f"{type(self.runner).__name__} cannot transfer files")
-        return self.runner
+    async def put(self, local: str | os.PathLike[str], remote: str, *, recursive: bool = False) -> int:
+        """Upload a local file, or with ``recursive=True`` a directory tree as ``scp -r`` does
+        (files, subdirectories and their modes; links followed; an existing remote directory
+        receives the tree under its name): returns the bytes sent. A relative ``remote`` is in
+        ``cwd``. A directory without ``recursive=True`` is an IsADirectoryError."""
+        progress = progress_for(self.name, self.interactive)
+        where = remote_path(self.cwd, remote)
+        return await upload(files_of(self.runner), Path(local), where, recursive=recursive, progress=progress)
 
-    def _remote_path(self, remote: str) -> str:
-        """SFTP paths are relative to the login directory: resolve against ``cwd`` and drop ``~/``."""
-        path = join_path(self.cwd, remote) if not remote.startswith("/") else remote
-        if path == "~":
-            return "."
-        return path[2:] if path.startswith("~/") else path
-
-    async def put(self, local: str | os.PathLike[str], remote: str) -> int:
-        """Upload a local file; returns the bytes sent."""
-        return await self._files().put_file(Path(local), self._remote_path(remote))
-
-    async def get(self, remote: str, local: str | os.PathLike[str]) -> int:
-        """Download a remote file; returns the bytes received."""
-        return await self._files().get_file(self._remote_path(remote), Path(local))
+    async def get(self, remote: str, local: str | os.PathLike[str], *, recursive: bool = False) -> int:
+        """Download a remote file, or with ``recursive=True`` a directory tree (as :meth:`put`);
+        returns the bytes received. An existing local directory receives the copy."""
+        progress = progress_for(self.name, self.interactive)
+        where = remote_path(self.cwd, remote)
+        return await download(
+            files_of(self.runner), where, Path(local), recursive=recursive, progress=progress, name=self.name
+        )
 
     async def aclose(self) -> None:
         """Close the link (idempotent); the next command reconnects. Detached (``nohup``)

@@ -17,6 +17,7 @@ from sshpool.connection.streams import OutputCallback
 from sshpool.defaults import UNSET, Timeout
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
+from sshpool.trees import Progress
 
 __all__ = ["AliasRunner", "ClosableRunner", "FileRunner", "PasswordPrompt", "Runner", "RunsByAlias", "ask_password"]
 
@@ -40,11 +41,17 @@ class Runner(Protocol):
 
 @runtime_checkable
 class FileRunner(Protocol):
-    """A runner that also moves files (SFTP directly, ``/files`` through the daemon)."""
+    """A runner that also moves files (SFTP directly, ``/files`` through the daemon), and with
+    ``recursive=True`` directory trees by the rules of :mod:`sshpool.trees` (``progress`` hears
+    of each file)."""
 
-    async def put_file(self, local: Path, remote: str) -> int: ...
+    async def put_file(
+        self, local: Path, remote: str, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int: ...
 
-    async def get_file(self, remote: str, local: Path) -> int: ...
+    async def get_file(
+        self, remote: str, local: Path, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int: ...
 
 
 @runtime_checkable
@@ -92,14 +99,20 @@ class AliasRunner:
             kwargs["on_output"] = on_output
         return await self.target.run(self.alias, command, **kwargs)
 
-    async def put_file(self, local: Path, remote: str) -> int:
+    async def put_file(
+        self, local: Path, remote: str, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
         move = getattr(self.target, "put_file", None)
         if move is None:
             raise TypeError(f"{type(self.target).__name__} cannot transfer files")
-        return int(await move(self.alias, local, remote))
+        more = {"recursive": True, "progress": progress} if recursive else {}
+        return int(await move(self.alias, local, remote, **more))
 
-    async def get_file(self, remote: str, local: Path) -> int:
+    async def get_file(
+        self, remote: str, local: Path, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
         move = getattr(self.target, "get_file", None)
         if move is None:
             raise TypeError(f"{type(self.target).__name__} cannot transfer files")
-        return int(await move(self.alias, remote, local))
+        more = {"recursive": True, "progress": progress} if recursive else {}
+        return int(await move(self.alias, remote, local, **more))

@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from sshpool.core.target import Target
 from sshpool.defaults import HOST_KEY_POLICIES
 from sshpool.errors import HostKeyError
 
-__all__ = ["HostKeyRefused", "HostKeyTrust", "KeyCapture", "fingerprint"]
+__all__ = ["HostKeyRefused", "HostKeyTrust", "KeyAdvice", "KeyCapture", "fingerprint"]
 
 log = logging.getLogger("sshpool")
 _write_lock = threading.Lock()
@@ -39,6 +40,18 @@ class KeyCapture:
         self.offered: asyncssh.SSHKey | None = None
         self.known_any = False
         self.new_key: asyncssh.SSHKey | None = None
+
+
+@dataclass(frozen=True)
+class KeyAdvice:
+    """What a refused key's error tells its reader to do, in the words of the face they use:
+    ``accept`` trusts the key the channel offers now (``{alias}`` is the channel's; None when
+    there is no such step, as for a connection that was never made), ``policy`` chooses
+    accept-new. The core's own words name its own API; sshpoold and a direct connection bring
+    theirs (``Pool(host_key_advice=...)``)."""
+
+    accept: str | None = "pool.accept_host_key({alias!r})"
+    policy: str = "Pool(host_key_policy='accept-new')"
 
 
 class HostKeyRefused(HostKeyError):
@@ -61,11 +74,12 @@ class HostKeyRefused(HostKeyError):
 class HostKeyTrust:
     """One policy plus sshpool's own known_hosts file, shared by every channel of a pool."""
 
-    def __init__(self, policy: str, own_file: Path) -> None:
+    def __init__(self, policy: str, own_file: Path, advice: KeyAdvice | None = None) -> None:
         if policy not in HOST_KEY_POLICIES:
             raise ValueError(f"unknown host-key policy {policy!r}: use strict, accept-new or off")
         self.policy = policy
         self.own_file = own_file
+        self.advice = advice or KeyAdvice()
 
     def files(self, target: Target) -> list[str]:
         paths = [*target.known_hosts_files, str(self.own_file)]
@@ -93,31 +107,47 @@ class HostKeyTrust:
         return {"known_hosts": match, "client_factory": _client_factory(capture, policy)}
 
     def error(self, target: Target, capture: KeyCapture, alias: str | None = None, note: str = "") -> HostKeyRefused:
-        """The error for a refused key: what it is, and the two ways to accept it."""
+        """The error for a refused key: what it is, and the ways to trust it that :attr:`advice`
+        gives, or ``ssh-keyscan``."""
         key = capture.offered
         kind = key.get_algorithm() if key is not None else "unknown type"
         fp = fingerprint(key) if key is not None else "unknown"
         where = f"{target.host} port {target.port}{note}"
-        accept = f"sshpoolctl hostkey accept {alias}" if alias else "Pool.accept_host_key(alias)"
-        scan = f"ssh-keyscan -p {target.port} -t {kind} {target.host} >> ~/.ssh/known_hosts"
+        accept = self.advice.accept.format(alias=alias or "ALIAS") if self.advice.accept else None
+        policy = self.advice.policy
         if capture.known_any:
+            name = target.known_hosts_name
+            remove = f"ssh-keygen -R '{name}'"
+            if self._records(name):
+                remove += f" (and ssh-keygen -R '{name}' -f {self.own_file})"
+            then = f"accept the new one with `{accept}`" if accept else f"connect again with {policy} to record it"
             return HostKeyRefused(
                 f"host key for {where} has CHANGED ({kind} {fp}): it does not match known_hosts; "
-                f"this may be an attack. If the host was reinstalled, remove the old key "
-                f"(ssh-keygen -R '{target.known_hosts_name}') and accept the new one with `{accept}`",
+                f"this may be an attack. If the host was reinstalled, remove the old key ({remove}) and {then}",
                 alias=alias,
                 code="host_key_changed",
                 fingerprint=fp,
                 capture=capture,
             )
+        scan = f"`ssh-keyscan -p {target.port} -t {kind} {target.host} >> ~/.ssh/known_hosts`"
+        ways = [f"`{accept}`", scan, f"use {policy}"] if accept else [f"connect with {policy}", scan]
+        how = f"accept it with {ways[0]}" if accept else ways[0]
         return HostKeyRefused(
-            f"host key for {where} is unknown ({kind} {fp}); check the fingerprint, then accept it "
-            f"with `{accept}`, or `{scan}`, or use host-key policy accept-new",
+            f"host key for {where} is unknown ({kind} {fp}); check the fingerprint, then {how}, "
+            f"or {', or '.join(ways[1:])}",
             alias=alias,
             code="host_key_unknown",
             fingerprint=fp,
             capture=capture,
         )
+
+    def _records(self, name: str) -> bool:
+        """sshpool's own file holds a key for ``name`` (accept-new wrote it)."""
+        try:
+            lines = self.own_file.read_text().splitlines()
+        except OSError:
+            return False
+        return any(line.split(" ", 1)[0] == name for line in lines)
 
     def record(self, target: Target, key: asyncssh.SSHKey) -> None:
         """Append ``key`` to sshpool's own known_hosts (0600), once."""

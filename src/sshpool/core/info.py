@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from sshpool.core.hostkeys import fingerprint
+
 if TYPE_CHECKING:
     from sshpool.core.channel import Channel
 
@@ -34,6 +36,7 @@ class ChannelInfo:
     queued: int
     dsn_text: str
     mode: str = "exec"
+    host_key: str | None = None  # "ssh-ed25519 SHA256:...": on the open link, else as last refused
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelInfo:
@@ -56,6 +59,7 @@ class ChannelInfo:
             queued=channel.queued,
             dsn_text=channel.display(),
             mode=channel.mode,
+            host_key=_host_key(channel),
         )
 
     @property
@@ -81,4 +85,14 @@ class ChannelInfo:
             "queued": self.queued,
             "dsn": self.dsn_text,
             "mode": self.mode,
+            "host_key": self.host_key,
         }
+
+
+def _host_key(channel: Channel) -> str | None:
+    """The key the host presents on the channel's open link, else the one it offered at the last
+    refused attempt, as ``<type> SHA256:<fingerprint>``."""
+    key = next((k for link in channel.slots.links if (k := link.conn.get_server_host_key()) is not None), None)
+    if key is None and channel.last_capture is not None:
+        key = channel.last_capture.offered
+    return f"{key.get_algorithm()} {fingerprint(key)}" if key is not None else None

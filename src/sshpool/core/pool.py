@@ -12,7 +12,7 @@ from typing import Any
 
 from sshpool.core.background import Background
 from sshpool.core.channel import Channel
-from sshpool.core.hostkeys import HostKeyTrust
+from sshpool.core.hostkeys import HostKeyTrust, KeyAdvice
 from sshpool.core.info import ChannelInfo
 from sshpool.core.link import HandshakeLimiter
 from sshpool.core.modes import OutputCallback
@@ -38,11 +38,14 @@ class Pool:
         state_dir: Path | str | None = None,
         keepalive_explicit: bool = False,
         on_event: Callable[[str, Channel], None] | None = None,
+        host_key_advice: KeyAdvice | None = None,
         **overrides: Any,
     ) -> None:
+        """``host_key_advice``: how a refused host key's error says to trust it (the default
+        names this pool's :meth:`accept_host_key`)."""
         self.settings = (settings or Settings.from_env()).with_(**overrides)
         self.state_dir = Path(state_dir) if state_dir is not None else default_state_dir()
-        self.trust = HostKeyTrust(self.settings.host_key_policy, self.state_dir / "known_hosts")
+        self.trust = HostKeyTrust(self.settings.host_key_policy, self.state_dir / "known_hosts", host_key_advice)
         self.limiter = HandshakeLimiter(self.settings.max_handshakes, self.settings.max_handshakes_total)
         self.budget = OutputBudget(self.settings.output_budget)
         self._keepalive_explicit = keepalive_explicit or bool(overrides.get("keepalive_interval"))

@@ -114,14 +114,18 @@ def grammar() -> Grammar:
     stop.add_argument("alias")
 
     put = sub("put", "copy a local file to a channel's host (streamed; the remote path is relative to the login dir)")
+    put.add_argument("-r", "--recursive", action="store_true", help="copy a directory and all it holds, as scp -r")
     put.add_argument("alias")
     put.add_argument("local")
-    put.add_argument("remote", nargs="?", help="default: the local file's name")
+    put.add_argument("remote", nargs="?", help="default: the local file's name (with -r: into the login dir)")
 
     get = sub("get", "copy a file from a channel's host to here")
+    get.add_argument("-r", "--recursive", action="store_true", help="copy a directory and all it holds, as scp -r")
     get.add_argument("alias")
     get.add_argument("remote")
-    get.add_argument("local", nargs="?", help="default: the remote file's name, in the current directory; - for stdout")
+    get.add_argument(
+        "local", nargs="?", help="default: the remote file's name, in the current directory; - for stdout (a file only)"
+    )
 
     sub("doctor", "say how sshpoolctl finds the daemon and its token, and whether it answers")
 

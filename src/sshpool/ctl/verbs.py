@@ -34,6 +34,7 @@ from sshpool.ctl.say import emit_json, say
 from sshpool.errors import SSHPoolError
 from sshpool.result import Result
 from sshpool.selectors import expand, terms
+from sshpool.trees import Step
 
 __all__ = ["SHELL_VERBS", "VERBS", "Verb", "run_verb"]
 
@@ -198,43 +199,102 @@ async def verb_stop(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
 
 
 async def verb_hostkey(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
-    if args.action == "accept":
-        fingerprint = await client.accept_host_key(args.alias)
-        if args.json:
-            emit_json({"alias": args.alias, "fingerprint": fingerprint, "trusted": True})
-        else:
-            print(f"{args.alias}\t{fingerprint}\ttrusted")
-        return 0
+    """One line in one format whatever the answer: ``ALIAS<TAB>KEYTYPE<TAB>SHA256:...<TAB>STATE``,
+    STATE one of trusted, unknown, changed or unchecked (``-`` for what is not known yet)."""
     info = await client.info(args.alias)
     code = info.get("last_error_code")
     problem = code in ("host_key_unknown", "host_key_changed") and info.get("state") != "up"
-    shown_fp = fingerprint_in(info.get("last_error")) if problem else None
-    word: str = ("unknown" if code == "host_key_unknown" else "changed") if problem else "trusted"
-    if args.json:
-        emit_json({"alias": args.alias, "fingerprint": shown_fp, "trusted": not problem, "state": info.get("state")})
-    elif problem:
-        print(f"{args.alias}\t{shown_fp or '?'}\t{word}")
-        say(f"if that fingerprint is right, trust it with `sshpoolctl hostkey accept {args.alias}`")
+    key = _key_parts(info.get("host_key") or fingerprint_in(info.get("last_error")))
+    if args.action == "accept":
+        fingerprint = await client.accept_host_key(args.alias)
+        kind = key[0] if key[1] == fingerprint else "-"
+        if args.json:
+            emit_json({"alias": args.alias, "fingerprint": fingerprint, "key_type": kind, "trusted": True})
+        else:
+            print(f"{args.alias}\t{kind}\t{fingerprint}\ttrusted")
+        return 0
+    if problem:
+        word = "unknown" if code == "host_key_unknown" else "changed"
     else:
-        where = f"{info.get('host')}:{info.get('port')}"
-        seen = word if info.get("state") == "up" else f"not checked yet: {info.get('state')}"
-        print(f"{args.alias}\t{where}\t{seen}")
+        word = "trusted" if info.get("state") == "up" else "unchecked"
+    if args.json:
+        emit_json(
+            {
+                "alias": args.alias,
+                "fingerprint": key[1] if key[1] != "-" else None,
+                "key_type": key[0] if key[0] != "-" else None,
+                "trusted": word == "trusted",
+                "state": info.get("state"),
+                "key_state": word,
+            }
+        )
+        return 0
+    print(f"{args.alias}\t{key[0]}\t{key[1]}\t{word}")
+    if problem:
+        say(f"if that fingerprint is right, trust it with `sshpoolctl hostkey accept {args.alias}`")
+    elif word == "unchecked":
+        say(f"{args.alias} is {shown_state(str(info.get('state')))}: its host key is checked when it connects")
     return 0
+
+
+def _key_parts(text: str | None) -> tuple[str, str]:
+    """``ssh-ed25519 SHA256:...`` as (type, fingerprint); ``-`` for a part not known."""
+    kind, _, fp = (text or "").strip().rpartition(" ")
+    return kind or "-", fp or "-"
 
 
 async def verb_put(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     local = Path(args.local)
+    if args.recursive:
+        remote = args.remote or "."
+        tell = _progress(args, f"{args.alias}:", "")
+        return await _transfer(
+            args,
+            "put",
+            local,
+            remote,
+            lambda: client.put_file(args.alias, local, remote, recursive=True, progress=tell),
+        )
     remote = args.remote or local.name
     return await _transfer(args, "put", local, remote, lambda: client.put_file(args.alias, local, remote))
 
 
 async def verb_get(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     local: Path | BinaryIO
+    if args.recursive:
+        if args.local == "-":
+            say("get -r copies a directory to a local directory, not to stdout (-): give a path, or leave it out")
+            return EXIT_ERROR
+        into = Path(args.local or ".")
+        tell = _progress(args, "", f"{args.alias}:")
+        return await _transfer(
+            args,
+            "get",
+            into,
+            args.remote,
+            lambda: client.get_file(args.alias, args.remote, into, recursive=True, progress=tell),
+        )
     if args.local == "-":  # to stdout, as cat would; the byte count goes to stderr
         local = sys.stdout.buffer
     else:
         local = Path(args.local or PurePosixPath(args.remote).name)
+        if local.is_dir():  # into it, as cp and scp do
+            local = local / PurePosixPath(args.remote).name
     return await _transfer(args, "get", local, args.remote, lambda: client.get_file(args.alias, args.remote, local))
+
+
+def _progress(args: argparse.Namespace, to: str, source: str) -> Callable[[Step], None]:
+    """One note on stderr per file of a tree (none with --json): ``source -> target (N bytes)``."""
+
+    def tell(step: Step) -> None:
+        if args.json:
+            return
+        if step.size is None:
+            say(f"skipped {source}{step.source}: {step.note}")
+        else:
+            say(f"{source}{step.source} -> {to}{step.target} ({step.size} bytes)")
+
+    return tell
 
 
 async def _transfer(
@@ -253,7 +313,10 @@ async def _transfer(
     except OSError as exc:
         there = f"{args.alias}:{remote}"
         source, target = (shown, there) if way == "put" else (there, shown)
-        say(f"cannot copy {source} to {target}: {exc.strerror or exc}")
+        why = exc.strerror or str(exc)
+        if isinstance(exc, IsADirectoryError) and not args.recursive:
+            why = f"{source} is a directory: add -r to copy it with all it holds"
+        say(f"cannot copy {source} to {target}: {why}")
         if args.json:
             emit_json({"error": "file_error", "exception": str(exc), "alias": args.alias})
         return EXIT_ERROR

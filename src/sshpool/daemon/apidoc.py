@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from sshpool.core.channel import STATES
+from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
 from sshpool.defaults import MODES
 
 __all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
@@ -37,6 +38,11 @@ INFO: Final[dict[str, Any]] = {
         "queued": {"type": "integer"},
         "dsn": {"type": "string"},
         "mode": {"type": "string", "enum": list(MODES), "description": "how commands run by default"},
+        "host_key": {
+            "type": ["string", "null"],
+            "description": "`<type> SHA256:<fingerprint>` of the key the host presents on the open link, "
+            "else of the key it offered at the last refused attempt; null before any",
+        },
     },
 }
 
@@ -167,6 +173,40 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
         503: _error("channel unavailable or shutting down"),
         **_COMMON,
     },
+    "listdir": {
+        200: _json("the tree at the path, its root first (a file: itself alone)", TREE),
+        403: _error("permission denied on the host"),
+        404: _error("unknown alias, or nothing at the path"),
+        503: _error("channel unavailable or shutting down"),
+        **_COMMON,
+    },
+    "mkdir": {
+        200: _json(
+            "the path is a directory",
+            {
+                "type": "object",
+                "required": ["path", "created"],
+                "properties": {
+                    "path": {"type": "string"},
+                    "created": {"type": "boolean", "description": "false: it was one already (left as it was)"},
+                },
+            },
+        ),
+        403: _error("permission denied on the host"),
+        404: _error("unknown alias, or no such parent directory"),
+        503: _error("channel unavailable or shutting down"),
+        **_COMMON,
+    },
+    "chmod": {
+        200: _json(
+            "the mode is set",
+            {"type": "object", "properties": {"path": {"type": "string"}, "mode": {"type": "integer"}}},
+        ),
+        403: _error("permission denied on the host"),
+        404: _error("unknown alias, or no such file"),
+        503: _error("channel unavailable or shutting down"),
+        **_COMMON,
+    },
     "health": {200: {"description": "the process is up (no body, no token)", "content": _EMPTY}},
     "ready": {
         200: {"description": "ready (no body, no token)", "content": _EMPTY},
@@ -179,19 +219,8 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
 def body_doc(kind: str) -> dict[str, Any]:
     """The request body of each POST/PATCH, in its three encodings; a file's path parameter and
     raw body."""
-    if kind in ("path", "file"):
-        param = {
-            "name": "path",
-            "in": "query",
-            "required": True,
-            "description": "the remote file; relative paths start at the login directory",
-            "schema": {"type": "string", "minLength": 1},
-        }
-        doc: dict[str, Any] = {"parameters": [param]}
-        if kind == "file":
-            octets = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-            doc["requestBody"] = {"required": True, "content": octets}
-        return doc
+    if kind in PATH_KINDS:
+        return path_params(kind)
     if kind == "dsn":
         key = "dsn"
         props: dict[str, Any] = {

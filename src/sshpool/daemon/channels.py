@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sshpool.daemon.allowlist import check_allowed
 from sshpool.daemon.apidoc import DOCS_HTML
 from sshpool.daemon.bodies import number, read_body
+from sshpool.daemon.dirs import change_mode, list_tree, make_directory
 from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
 from sshpool.daemon.transfer import download, upload
@@ -114,6 +115,32 @@ class ChannelEndpoints(Endpoints):
             task.add_done_callback(self.state.in_flight.discard)
         answer, fields = await download(channel, request, self.state.settings.file_limit, client_key(request))
         self.audit(request, "get", alias=channel.alias, **fields)
+        return answer
+
+    async def list_dir(self, request: Request, alias: str) -> Response:
+        """List the tree at a path on the channel's host (JSON; ``depth`` levels at most)."""
+        self.refuse_while_draining()
+        channel = self.pool.get(alias)
+        answer, fields = await list_tree(channel, request, client_key(request))
+        self.audit(request, "list", alias=channel.alias, **fields)
+        return answer
+
+    async def make_dir(self, request: Request, alias: str) -> Response:
+        """Make a directory on the channel's host, unless there is one (``mode``)."""
+        self.refuse_while_draining()
+        channel = self.pool.get(alias)
+        with self.draining_waits():
+            answer, fields = await make_directory(channel, request, client_key(request))
+        self.audit(request, "mkdir", alias=channel.alias, **fields)
+        return answer
+
+    async def chmod_file(self, request: Request, alias: str) -> Response:
+        """Set the mode of a file or directory on the channel's host."""
+        self.refuse_while_draining()
+        channel = self.pool.get(alias)
+        with self.draining_waits():
+            answer, fields = await change_mode(channel, request, client_key(request))
+        self.audit(request, "chmod", alias=channel.alias, **fields)
         return answer
 
     async def healthz(self) -> Response:

@@ -24,6 +24,7 @@ from typing import Any
 
 import uvicorn
 
+from sshpool.core.hostkeys import KeyAdvice
 from sshpool.core.pool import Pool
 from sshpool.daemon.allowlist import parse_networks
 from sshpool.daemon.apitoken import TokenFileError, load_token
@@ -42,7 +43,10 @@ try:
 except ImportError:  # Windows
     _UVLOOP = None
 
-__all__ = ["Daemon", "bind", "check_startup", "read_config", "sd_notify", "serve"]
+__all__ = ["HOST_KEY_ADVICE", "Daemon", "bind", "check_startup", "read_config", "sd_notify", "serve"]
+
+#: A refused host key's advice, as its readers meet it: in sshpoolctl's errors, `status`, the REST answers.
+HOST_KEY_ADVICE = KeyAdvice(accept="sshpoolctl hostkey accept {alias}", policy="sshpoold --host-key-policy accept-new")
 
 log = logging.getLogger("sshpool")
 
@@ -124,7 +128,9 @@ class Daemon:
         self.state_dir = state_dir
         self.store = SQLiteStore(state_dir)
         self.audit = AuditLog(state_dir / "audit.log")
-        self.pool = Pool(settings, state_dir=state_dir, keepalive_explicit=keepalive_explicit)
+        self.pool = Pool(
+            settings, state_dir=state_dir, keepalive_explicit=keepalive_explicit, host_key_advice=HOST_KEY_ADVICE
+        )
         self.token = load_token(state_dir, args.token_file)
         self.app = create_app(
             self.pool,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import posixpath
+import re
 import secrets
 import stat
 from typing import Any
@@ -26,9 +27,10 @@ from sshpool.core.channel import Channel
 from sshpool.daemon.answers import problem, wants_json
 from sshpool.errors import RequestError
 
-__all__ = ["CHUNK", "FileResponse", "download", "remote_path", "upload"]
+__all__ = ["CHUNK", "FileResponse", "download", "file_problem", "mode_param", "remote_path", "upload"]
 
 CHUNK = 256 * 1024
+_MODE = re.compile(r"^[0-7]{1,4}$")
 
 
 def remote_path(value: str | None) -> str:
@@ -43,7 +45,16 @@ def remote_path(value: str | None) -> str:
     return value[2:] if value.startswith("~/") else value
 
 
-def _file_problem(exc: Exception, what: str, path: str, *, json_body: bool) -> Response:
+def mode_param(value: str | None) -> int | None:
+    """The ``mode`` query parameter: permission bits in octal (``644``, ``0755``), or None."""
+    if value is None:
+        return None
+    if not _MODE.match(value):
+        raise RequestError(f"query parameter 'mode' must be permission bits in octal, e.g. 644 or 0755; got {value!r}")
+    return int(value, 8)
+
+
+def file_problem(exc: Exception, what: str, path: str, *, json_body: bool) -> Response:
     reason = getattr(exc, "reason", "") or str(exc) or type(exc).__name__
     detail = f"cannot {what} {path!r}: {reason}"
     if isinstance(exc, asyncssh.SFTPNoSuchFile):
@@ -63,6 +74,7 @@ async def upload(channel: Channel, request: Request, limit: int, client: str) ->
     the audit log should say (never the content)."""
     as_json = wants_json(request.scope["headers"])
     path = remote_path(request.query_params.get("path"))
+    mode = mode_param(request.query_params.get("mode"))
     if path.endswith("/") or path in (".", ".."):
         raise RequestError(f"path {path!r} names a directory; give the file's name")
     size = 0
@@ -74,7 +86,7 @@ async def upload(channel: Channel, request: Request, limit: int, client: str) ->
         try:
             handle = await sftp.open(temp, "wb")
         except (asyncssh.SFTPError, OSError) as exc:
-            return _file_problem(exc, "write", path, json_body=as_json), {"path": path, "error": "file_error"}
+            return file_problem(exc, "write", path, json_body=as_json), {"path": path, "error": "file_error"}
         done = False
         try:
             try:
@@ -91,8 +103,10 @@ async def upload(channel: Channel, request: Request, limit: int, client: str) ->
                             return refused, {"path": path, "error": "too_large"}
                         if piece:
                             await handle.write(piece)
-                with contextlib.suppress(asyncssh.SFTPError):  # keep the mode of a file we replace
-                    await sftp.chmod(temp, stat.S_IMODE((await sftp.stat(path)).permissions or 0o644))
+                with contextlib.suppress(asyncssh.SFTPError):  # the mode asked for, else that of a file we replace
+                    await sftp.chmod(
+                        temp, mode if mode is not None else stat.S_IMODE((await sftp.stat(path)).permissions or 0o644)
+                    )
                 try:
                     await sftp.posix_rename(temp, path)
                 except asyncssh.SFTPOpUnsupported:  # servers without the OpenSSH extension
@@ -100,7 +114,7 @@ async def upload(channel: Channel, request: Request, limit: int, client: str) ->
                         await sftp.remove(path)
                     await sftp.rename(temp, path)
             except (asyncssh.SFTPError, OSError) as exc:
-                return _file_problem(exc, "write", path, json_body=as_json), {"path": path, "error": "file_error"}
+                return file_problem(exc, "write", path, json_body=as_json), {"path": path, "error": "file_error"}
             except ClientDisconnect:
                 return Response(status_code=499), {"path": path, "error": "client_disconnected"}
             done = True
@@ -124,11 +138,11 @@ async def download(channel: Channel, request: Request, limit: int, client: str) 
         attrs = await handle.stat()
         if attrs.permissions is not None and stat.S_ISDIR(attrs.permissions):
             await session.aclose()
-            detail = f"{path!r} is a directory; give a file"
+            detail = f"{path!r} is a directory; give a file, or copy the tree (GET /channels/<alias>/dirs lists it)"
             return problem(400, "file_error", detail, json_body=as_json), {"path": path, "error": "file_error"}
     except (asyncssh.SFTPError, OSError) as exc:
         await session.aclose()
-        return _file_problem(exc, "read", path, json_body=as_json), {"path": path, "error": "file_error"}
+        return file_problem(exc, "read", path, json_body=as_json), {"path": path, "error": "file_error"}
     except BaseException:
         await session.aclose()
         raise

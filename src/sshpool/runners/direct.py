@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import stat
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -17,14 +18,21 @@ import asyncssh
 
 from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt, ask_password
 from sshpool.core.channel import Channel
+from sshpool.core.hostkeys import KeyAdvice
 from sshpool.core.pool import Pool
+from sshpool.core.sftptree import SFTPRemote
 from sshpool.defaults import UNSET, Timeout
 from sshpool.dsn import DSN, make_dsn
 from sshpool.errors import AuthenticationError, ChannelUnavailableError, error_from_code
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
+from sshpool.trees import Progress, get_tree, put_tree
 
-__all__ = ["DirectRunner", "open_direct_connection", "sftp_os_error"]
+__all__ = ["HOST_KEY_ADVICE", "DirectRunner", "open_direct_connection", "sftp_os_error"]
+
+#: A refused key of a direct connection: it was never made, so there is no channel to accept a key
+#: on; connecting again with accept-new records the key (once the login succeeds).
+HOST_KEY_ADVICE = KeyAdvice(accept=None, policy='host_key_policy="accept-new"')
 
 
 class DirectRunner:
@@ -72,18 +80,28 @@ class DirectRunner:
             command, input=input, timeout=timeout, env=dict(env) if env else None, pty=pty, on_output=on_output
         )
 
-    async def put_file(self, local: Path, remote: str) -> int:
+    async def put_file(
+        self, local: Path, remote: str, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
         async def put(sftp: asyncssh.SFTPClient) -> int:
+            if recursive:
+                return await put_tree(SFTPRemote(sftp), local, remote, progress)
             await sftp.put(str(local), remote)
             return int((await sftp.stat(remote)).size or 0)
 
         return await self._transfer(put, f"upload {local} to {remote}")
 
-    async def get_file(self, remote: str, local: Path) -> int:
+    async def get_file(
+        self, remote: str, local: Path, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
         async def get(sftp: asyncssh.SFTPClient) -> int:
-            size = int((await sftp.stat(remote)).size or 0)
+            if recursive:
+                return await get_tree(SFTPRemote(sftp), remote, local, progress)
+            attrs = await sftp.stat(remote)
+            if stat.S_ISDIR(attrs.permissions or 0):
+                raise IsADirectoryError(errno.EISDIR, f"cannot download {remote}: it is a directory", remote)
             await sftp.get(remote, str(local))
-            return size
+            return int(attrs.size or 0)
 
         return await self._transfer(get, f"download {remote} to {local}")
 
@@ -120,7 +138,10 @@ async def open_direct_connection(
     returned (connect errors are raised here); an interactive one asks for a refused password."""
     dsn = make_dsn(target, user=user, port=port, password=password)
     pool = Pool(
-        state_dir=os.fspath(state_dir) if state_dir is not None else None, host_key_policy=host_key_policy, **settings
+        state_dir=os.fspath(state_dir) if state_dir is not None else None,
+        host_key_policy=host_key_policy,
+        host_key_advice=HOST_KEY_ADVICE,
+        **settings,
     )
     runner = DirectRunner(pool, dsn, forward_agent=forward_agent)
     conn = AsyncConnection(runner, name=dsn.alias, interactive=interactive, password_prompt=password_prompt)

@@ -28,6 +28,7 @@ from sshpool.dsn import DSN, make_dsn
 from sshpool.errors import AliasInUseError, SSHPoolError, TokenError, error_from_code
 from sshpool.inputs import StdinSource, is_streamed
 from sshpool.result import Result
+from sshpool.trees import Progress
 
 __all__ = ["AsyncDaemonClient", "DaemonRunner", "locate", "open_daemon_connection"]
 
@@ -174,11 +175,15 @@ class DaemonRunner:
             command=command,
         )
 
-    async def put_file(self, local: Path, remote: str) -> int:
-        return await self.client.put_file(self.alias, local, remote)
+    async def put_file(
+        self, local: Path, remote: str, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
+        return await self.client.put_file(self.alias, local, remote, recursive=recursive, progress=progress)
 
-    async def get_file(self, remote: str, local: Path) -> int:
-        return await self.client.get_file(self.alias, remote, local)
+    async def get_file(
+        self, remote: str, local: Path, *, recursive: bool = False, progress: Progress | None = None
+    ) -> int:
+        return await self.client.get_file(self.alias, remote, local, recursive=recursive, progress=progress)
 
     async def aclose(self) -> None:
         if self.owns_client:

@@ -123,6 +123,8 @@ class Connection:
         return StdinFile(session), OutputFile(session.result, "stdout"), OutputFile(session.result, "stderr")
 
     def chdir(self, path: str, relative: bool = True) -> str:
+        """Later commands run in ``path``; one that cannot be entered raises at the next command
+        (see :meth:`AsyncConnection.chdir`)."""
         return self._async.chdir(path, relative)
 
     def cd(self, path: str) -> contextlib.AbstractContextManager[str]:
@@ -191,11 +193,13 @@ class Connection:
     def whoami(self) -> tuple[int, str]:
         return call(self._async.whoami)
 
-    def put(self, local: str | os.PathLike[str], remote: str) -> int:
-        return call(self._async.put, local, remote)
+    def put(self, local: str | os.PathLike[str], remote: str, *, recursive: bool = False) -> int:
+        """Upload a file, or with ``recursive=True`` a directory tree (as ``scp -r``)."""
+        return call(self._async.put, local, remote, recursive=recursive)
 
-    def get(self, remote: str, local: str | os.PathLike[str]) -> int:
-        return call(self._async.get, remote, local)
+    def get(self, remote: str, local: str | os.PathLike[str], *, recursive: bool = False) -> int:
+        """Download a file, or with ``recursive=True`` a directory tree (as ``scp -r``)."""
+        return call(self._async.get, remote, local, recursive=recursive)
 
     def close(self) -> None:
         """Close the link (idempotent); the next command reconnects."""

@@ -12,6 +12,7 @@ from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.runners.remote import AsyncDaemonClient
+from sshpool.trees import Progress
 
 if TYPE_CHECKING:
     from sshpool.client.wire import Done, Output  # annotations only: sync sits beside the client
@@ -73,11 +74,27 @@ class DaemonClient:
     def health(self) -> dict[str, Any]:
         return call(self.aclient.health)
 
-    def put_file(self, alias: str, local: str | os.PathLike[str], remote: str) -> int:
-        return call(self.aclient.put_file, alias, local, remote)
+    def put_file(
+        self,
+        alias: str,
+        local: str | os.PathLike[str],
+        remote: str,
+        *,
+        recursive: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
+        return call(self.aclient.put_file, alias, local, remote, recursive=recursive, progress=progress)
 
-    def get_file(self, alias: str, remote: str, local: str | os.PathLike[str] | BinaryIO) -> int:
-        return call(self.aclient.get_file, alias, remote, local)
+    def get_file(
+        self,
+        alias: str,
+        remote: str,
+        local: str | os.PathLike[str] | BinaryIO,
+        *,
+        recursive: bool = False,
+        progress: Progress | None = None,
+    ) -> int:
+        return call(self.aclient.get_file, alias, remote, local, recursive=recursive, progress=progress)
 
     def run(
         self,
