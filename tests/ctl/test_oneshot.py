@@ -461,3 +461,44 @@ def test_ctl_goes_through_rest_only() -> None:
     probe = "import sys, sshpool.ctl.cli; print('\\n'.join(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert [m for m in loaded if m.startswith(NOT_REST)] == []
+
+
+def test_timeout_0_or_none_lets_a_command_outlive_the_daemons_limit(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """A deploy step that takes longer than the daemon's --command-timeout: ``--timeout 0`` (or
+    ``none``, ``off``) lifts the limit, as ``--command-timeout 0`` does on the daemon."""
+    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
+    d = start_daemon(tmp_path, "--command-timeout", "1", "--channel", f"web1://{where}")
+    try:
+        d.wait_state("web1")
+        slow = "sleep 1.6; echo done"
+        runs = {
+            "default": [],
+            "zero": ["--timeout", "0"],
+            "none": ["--timeout", "none"],
+            "json": ["--json", "--timeout", "NONE"],
+            "fanout": ["--timeout", "off"],
+        }
+        pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        procs = {
+            name: subprocess.Popen(
+                [CTL, "run", *flags, "web1," if name == "fanout" else "web1", slow], env=env_for(d), **pipes
+            )
+            for name, flags in runs.items()
+        }
+        out = {name: (p.wait(30), *(s.decode() for s in p.communicate())) for name, p in procs.items()}
+        assert out["default"][0] == 124 and "timed out after 1.0 s" in out["default"][2]
+        assert out["zero"] == (0, "done\n", "") and out["none"] == (0, "done\n", "")
+        assert out["json"][0] == 0 and json.loads(out["json"][1])["stdout"] == "done\n"
+        assert out["fanout"] == (0, "web1: done\n", "")
+        refused = ctl(d, "run", "--timeout", "-1", "web1", "true")
+        assert refused.returncode == 255
+        assert refused.stderr.endswith(
+            "error: argument --timeout: must not be negative: '-1' (0, none or off: no limit)\n"
+        ), refused.stderr
+        assert "argument --timeout: invalid number of seconds 'soon' (0, none or off: no limit)\n" in (
+            ctl(d, "run", "--timeout", "soon", "web1", "true").stderr
+        )
+    finally:
+        d.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,14 +38,19 @@ class Api:
         return {a: (i["host"], i["port"], i["user"]) for a, i in r.json().items()}
 
 
-@pytest.fixture
-async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, command_timeout: float = 20) -> AsyncIterator[Api]:
     state = tmp_path / "state"
     state.mkdir()
     store = SQLiteStore(state)
     audit = AuditLog(state / "audit.log")
     async with Pool(
-        state_dir=state, connect_timeout=3, backoff_initial=0.2, backoff_max=1, command_timeout=20, body_limit=4096
+        state_dir=state,
+        connect_timeout=3,
+        backoff_initial=0.2,
+        backoff_max=1,
+        command_timeout=command_timeout,
+        body_limit=4096,
     ) as pool:
         app = create_app(
             pool, token=TOKEN, allow_networks=["127.0.0.0/8", "::1"], store=store, audit=audit, fanout_limit=8
@@ -54,6 +60,12 @@ async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
             yield Api(pool, store, client, app, state)
     store.close()
     audit.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
+    async with serving(tmp_path) as served:
+        yield served
 
 
 def dsn(alias: str, sshd: Any, user: Any, password: str | None = None) -> str:
@@ -121,6 +133,47 @@ async def test_a_timeout_comes_back_as_a_result_with_partial_output(api: Api, we
     d = r.json()
     assert r.status_code == 200 and d["error"] == "timeout" and d["timed_out"] is True
     assert d["stdout"] == "started\n" and d["exit_code"] is None and d["exception"]
+
+
+async def test_a_timeout_of_none_means_no_limit_and_null_the_daemons_default(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """With --command-timeout 1, a 1.6 s command runs to its end when it says ``"timeout": "none"``
+    (or ``"off"``; ``?timeout=none`` in the streamed form; on /run too), and is cut as before
+    when it says nothing or null. 0 stays a 400, which now names the way to say no limit."""
+    async with serving(tmp_path, command_timeout=1) as api:
+        c = api.client
+        assert (await c.post("/channels", content=dsn("web", sshd, test_user))).text == "OK"
+        slow = "sleep 1.6; echo done"
+        octets = {"Content-Type": "application/octet-stream"}
+        lines = {"Accept": "application/x-ndjson"}
+        answers = await asyncio.gather(
+            c.post("/channels/web", json={"command": slow, "timeout": "none"}),
+            c.post("/channels/web", json={"command": slow, "timeout": "off"}),
+            c.post("/channels/web", params={"command": slow, "timeout": "none"}, content=b"", headers=octets),
+            c.post("/channels/web", json={"command": slow, "timeout": "none"}, headers=lines),
+            c.post("/run", json={"command": slow, "channels": "*", "timeout": "none"}),
+            c.post("/channels/web", content=slow),
+            c.post("/channels/web", json={"command": slow, "timeout": None}),
+        )
+        none, off, query, ndjson, fanout, default, null = answers
+        assert [r.status_code for r in answers] == [200] * 7
+        for r in (none, off, query):
+            assert (r.json()["stdout"], r.json()["exit_code"], r.json()["timed_out"]) == ("done\n", 0, False)
+        assert json.loads(ndjson.text.splitlines()[0]) == {"stream": "stdout", "data": "done\n"}
+        assert fanout.json()["web"]["stdout"] == "done\n"
+        assert default.json()["timed_out"] is True and null.json()["timed_out"] is True
+        js = {"Accept": "application/json"}
+        zero = await c.post("/channels/web", json={"command": "true", "timeout": 0}, headers=js)
+        word = await c.post("/channels/web", json={"command": "true", "timeout": "forever"}, headers=js)
+        zero_query = await c.post(
+            "/channels/web", params={"command": "true", "timeout": "0"}, content=b"", headers={**octets, **js}
+        )
+        for r in (zero, word, zero_query):
+            assert r.status_code == 400 and '"none" for no limit' in r.json()["detail"], r.text
+        spec = (await c.get("/openapi.json")).json()
+        body = spec["paths"]["/channels/{alias}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert {"type": "string", "enum": ["none", "off"]} in body["properties"]["timeout"]["anyOf"]
 
 
 # ----------------------------------------------------------------------------- answers

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from sshpool.client import AsyncDaemonClient, Done, Output
+from sshpool.client import AsyncDaemonClient, CommandTimeout, Done, Output
 from sshpool.ctl.format import error_line, result_note
 from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource
@@ -74,7 +74,7 @@ async def run_one(
     command: str,
     sink: Sink,
     *,
-    timeout: float | None = None,
+    timeout: CommandTimeout = None,
     input: StdinSource | None = None,
     mode: str | None = None,
 ) -> Result:
@@ -121,7 +121,7 @@ async def run_fanout(
     command: str,
     sink: Sink,
     *,
-    timeout: float | None = None,
+    timeout: CommandTimeout = None,
     input: bytes | None = None,
     notes: bool = True,
     mode: str | None = None,

@@ -15,6 +15,11 @@ from sshpool.defaults import MODES
 __all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
 
 _NUM_OR_NULL: Final = {"type": ["number", "null"]}
+_SECONDS: Final = {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000}
+_NO_LIMIT: Final = {"type": "string", "enum": ["none", "off"]}
+_TIMEOUT_DOC: Final = (
+    'seconds the command may run; "none" (or "off"): no limit; null or absent: the daemon\'s --command-timeout'
+)
 _STR_OR_NULL: Final = {"type": ["string", "null"]}
 
 INFO: Final[dict[str, Any]] = {
@@ -251,7 +256,12 @@ def _streamed_params() -> list[dict[str, Any]]:
     props = _command_props()
     params: list[dict[str, Any]] = [
         {"name": "command", "in": "query", "description": "the command" + only, "schema": props["command"]},
-        {"name": "timeout", "in": "query", "description": "seconds" + only, "schema": {"type": "number"}},
+        {
+            "name": "timeout",
+            "in": "query",
+            "description": "seconds, or none for no limit; absent: the daemon's --command-timeout" + only,
+            "schema": {"anyOf": [_SECONDS, _NO_LIMIT]},
+        },
         {
             "name": "env",
             "in": "query",
@@ -284,7 +294,10 @@ def _streamed_params() -> list[dict[str, Any]]:
 def _command_props() -> dict[str, Any]:
     return {
         "command": {"type": "string", "minLength": 1, "example": "uptime"},
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000_000},
+        "timeout": {
+            "anyOf": [_SECONDS, _NO_LIMIT, {"type": "null"}],
+            "description": _TIMEOUT_DOC,
+        },
         "input": {"type": ["string", "null"]},
         "env": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
         "input_b64": {"type": ["string", "null"], "contentEncoding": "base64", "description": "binary stdin"},

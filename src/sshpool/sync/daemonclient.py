@@ -14,7 +14,7 @@ from sshpool.result import Result
 from sshpool.runners.remote import AsyncDaemonClient
 
 if TYPE_CHECKING:
-    from sshpool.client.wire import Done, Output  # annotations only: sync sits beside the client
+    from sshpool.client.wire import CommandTimeout, Done, Output  # annotations only: sync sits beside the client
 
 from sshpool.sync.connection import Connection
 
@@ -85,7 +85,7 @@ class DaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Result:
@@ -97,7 +97,7 @@ class DaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
         pty: bool = False,
@@ -114,7 +114,7 @@ class DaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> dict[str, Result | SSHPoolError]:
@@ -126,7 +126,7 @@ class DaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Iterator[Output | Done]:
