@@ -140,8 +140,11 @@ async def test_a_daemon_that_is_not_running_says_how_to_start_it(
         if default.url == "http://127.0.0.1:8877":  # something may really listen on 8877; skip only that check
             with pytest.raises(DaemonUnavailableError) as gone:
                 await default.status()
-            if "not running" in str(gone.value):
-                assert str(gone.value) == "the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
+            if "not running" in str(gone.value):  # and why the state dir did not name another address
+                assert str(gone.value) == (
+                    f"the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold` ({tmp_path} holds no "
+                    "daemon.json; for a daemon with another --state-dir, set SSHPOOL_STATE_DIR to it, or SSHPOOL_URL)"
+                )
     port = free_port()
     async with AsyncDaemonClient(f"http://127.0.0.1:{port}", "t") as client:
         with pytest.raises(DaemonUnavailableError) as refused:

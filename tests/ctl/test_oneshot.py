@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -502,3 +504,42 @@ def test_timeout_0_or_none_lets_a_command_outlive_the_daemons_limit(
         )
     finally:
         d.stop()
+
+
+def test_not_running_names_the_state_dir_that_held_no_daemon_json(tmp_path: Path, test_user: Any) -> None:
+    """The daemon was looked for through a state dir that names none: the error says which dir
+    and why (missing, no daemon.json, a left-over one, another user's), not just the default address."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8877)) == 0:
+            pytest.skip("something listens on 127.0.0.1:8877, the address tried by default")
+    down = "sshpoolctl: the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
+    fix = "for a daemon with another --state-dir, set SSHPOOL_STATE_DIR to it, or SSHPOOL_URL"
+    missing = tmp_path / "nowhere"
+    r = ctl(None, "status", SSHPOOL_STATE_DIR=str(missing))
+    assert (r.returncode, r.stderr) == (255, f"{down} (the state dir {missing} does not exist; {fix})\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ctl(None, "status", SSHPOOL_STATE_DIR=str(empty)).stderr == f"{down} ({empty} holds no daemon.json; {fix})\n"
+    d = start_daemon(tmp_path)
+    try:
+        # Another user's state dir (0700, theirs), as that daemon left it; read by root without its
+        # power to read anything (the interpreter lives in root's home, so not as another uid).
+        os.chown(d.state_dir, test_user.uid, -1)
+        blind = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+        as_other_user, doctor = (
+            subprocess.run([*blind, CTL, verb], env=env_for(d), capture_output=True, text=True, timeout=60, check=False)
+            for verb in ("status", "doctor")
+        )
+    finally:
+        os.chown(d.state_dir, 0, -1)
+        d.stop()
+    json_file = d.state_dir / "daemon.json"
+    assert as_other_user.returncode == 255
+    assert as_other_user.stderr == (
+        f"{down} ({json_file} is not readable: permission denied (another user's state dir?); {fix})\n"
+    )
+    assert f"{json_file}: not readable: permission denied (another user's state dir?" in doctor.stdout
+    stale = tmp_path / "state"  # the daemon is gone; had its daemon.json stayed, it would be named
+    (stale / "daemon.json").write_text(json.dumps({"url": d.url, "pid": d.pid}))
+    left = ctl(None, "status", SSHPOOL_STATE_DIR=str(stale))
+    assert left.stderr == f"{down} ({json_file} names pid {d.pid}, which is not running (left over); {fix})\n"

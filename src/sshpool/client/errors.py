@@ -71,6 +71,12 @@ class ErrorMap:
         hint = "start it with `sshpoold`"
         if self.endpoint.source not in ("default", "argument"):
             hint += f" (address from {self.endpoint.source})"
+        elif self.endpoint.source == "default" and self.endpoint.note:
+            # The default address was tried because the state dir named none: say which dir.
+            hint += (
+                f" ({self.endpoint.note}; for a daemon with another --state-dir, set SSHPOOL_STATE_DIR "
+                "to it, or SSHPOOL_URL)"
+            )
         return DaemonUnavailableError(f"the daemon is not running on {self.endpoint.where} — {hint}")
 
     def transport_error(self, exc: httpx.HTTPError, deadline: float | None, *, command: bool = False) -> SSHPoolError:
