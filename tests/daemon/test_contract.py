@@ -206,6 +206,24 @@ async def test_errors_are_plain_text_unless_json_is_asked_for(api: Api) -> None:
     assert (bad_plain.status_code, bad_plain.text) == (400, "BAD REQUEST")
 
 
+async def test_plain_errors_end_their_line_and_the_seeds_bodies_stay_byte_for_byte(
+    api: Api, web: str, sshd: Any, test_user: Any
+) -> None:
+    """``curl`` prints a plain error and the shell prompt follows on its own line; the bodies SPEC.md
+    keeps for seed clients (``NOT FOUND``, ``BAD REQUEST``, ``OK``) are kept exactly, no newline."""
+    c = api.client
+    taken = await c.post("/channels", content=dsn("WEB", sshd, test_user))
+    anon = await c.get("/channels", headers={"Authorization": ""})
+    method = await c.put("/channels/web")
+    assert [r.status_code for r in (taken, anon, method)] == [409, 401, 405]
+    assert taken.text.startswith("alias 'web' is already in use by web://") and taken.text.count("\n") == 1
+    assert anon.text.startswith("missing or wrong token") and anon.text.endswith("'token' file\n")
+    assert method.text == "method PUT is not allowed on /channels/web\n"
+    assert (await c.get("/channels/nope")).text == "NOT FOUND"
+    assert (await c.post("/channels", content="no-scheme")).text == "BAD REQUEST"
+    assert (await c.delete("/channels/web")).text == "OK"
+
+
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
