@@ -17,11 +17,13 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from sshpool import __version__
 from sshpool.ctl.cli import grammar
 from sshpool.ctl.complete import completion_script
+from sshpool.ctl.format import human_uptime
 from tests.support.daemon import Daemon, clean_env, free_port, start_daemon
 from tests.support.faults import proxy_for
 from tests.support.readme import blocks, section
@@ -543,3 +545,32 @@ def test_not_running_names_the_state_dir_that_held_no_daemon_json(tmp_path: Path
     (stale / "daemon.json").write_text(json.dumps({"url": d.url, "pid": d.pid}))
     left = ctl(None, "status", SSHPOOL_STATE_DIR=str(stale))
     assert left.stderr == f"{down} ({json_file} names pid {d.pid}, which is not running (left over); {fix})\n"
+
+
+def test_status_on_a_terminal_has_a_header_aligned_columns_and_a_readable_uptime(
+    pool: Daemon, test_user: Any, sshd: Any
+) -> None:
+    """A person typing ``sshpoolctl status`` gets a table; ``| awk`` and the shell's ``status`` keep
+    the classic tab layout with whole seconds (see test_status_is_sorted_aligned_and_json)."""
+    child = pexpect.spawn(CTL, ["status"], env=env_for(pool), encoding="utf-8", timeout=20, dimensions=(40, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = child.before.replace("\r\n", "\n").splitlines()
+    target = f"{test_user.name}:None@{sshd.host}:{sshd.port}"
+    assert child.exitstatus == 0 and "\t" not in child.before
+    assert [line.split() for line in lines] == [
+        ["ALIAS", "USER:PASS@HOST:PORT", "STATE", "UPTIME"],
+        ["db1", target, "running", lines[1].split()[-1]],
+        ["web1", target, "running", lines[2].split()[-1]],
+    ]
+    assert all(re.fullmatch(r"\d+s|\d+m\d\ds", line.split()[-1]) for line in lines[1:])
+    for word in ("USER:PASS@HOST:PORT", "STATE", "UPTIME"):
+        column = lines[0].index(word)
+        assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines[1:]), word
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0, "0s"), (59, "59s"), (725, "12m05s"), (7380, "2h03m"), (273_600, "3d04h")]
+)
+def test_a_readable_uptime_shows_its_two_largest_units(seconds: int, shown: str) -> None:
+    assert human_uptime(seconds) == shown
