@@ -16,7 +16,7 @@ from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.selectors import expand, is_glob, terms
 
-__all__ = ["Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
+__all__ = ["TERMINAL", "LineEnd", "Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
 
 
 def is_fanout(target: str) -> bool:
@@ -28,6 +28,22 @@ def selection(target: str) -> str | list[str]:
     """``web1,db*`` as its terms; one alias or glob as itself."""
     parts = terms(target)
     return parts if len(parts) > 1 or "," in target else target
+
+
+@dataclass
+class LineEnd:
+    """Whether what sshpoolctl last wrote, to either stream, ended mid-line: the shell starts a
+    line before its prompt then, so ``run web1 printf x`` does not leave ``xsshpool>``."""
+
+    mid_line: bool = False
+
+    def saw(self, data: bytes) -> None:
+        if data:
+            self.mid_line = not data.endswith(b"\n")
+
+
+#: The terminal this process writes to: every Sink reports what it wrote.
+TERMINAL = LineEnd()
 
 
 @dataclass
@@ -49,11 +65,13 @@ class Sink:
             self.last_out = data[-1:]
         target.write(data)
         target.flush()
+        TERMINAL.saw(data)
 
     def note(self, text: str) -> None:
         self.clear_progress()
         self.notes.write(text + "\n")
         self.notes.flush()
+        TERMINAL.saw(b"\n")
 
     def show_progress(self, text: str) -> None:
         if self.progress:
