@@ -519,6 +519,26 @@ async def test_openapi_and_docs_are_served_without_a_cdn(api: Api) -> None:
         assert (await anon.get("/static/missing.js")).status_code == 404
 
 
+async def test_docs_group_the_endpoints_by_tag_and_summaries_are_whole_sentences(api: Api) -> None:
+    """/docs shows channels, runs, files, health and metrics, not one ``default`` group; a summary
+    is a whole sentence (the file ones ended "... A shutdown"), the rest of the docstring below it."""
+    spec = (await api.client.get("/openapi.json")).json()
+    assert [t["name"] for t in spec["tags"]] == ["channels", "runs", "files", "health", "metrics"]
+    assert all(t["description"] for t in spec["tags"])
+    ops = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    grouped = {tag: sorted(i for i, op in ops.items() if op["tags"] == [tag]) for tag in ("runs", "files", "health")}
+    assert grouped == {
+        "runs": ["fanOut", "runCommand"],
+        "files": ["getFile", "putFile"],
+        "health": ["healthz", "readyz"],
+    }
+    assert all(len(op["tags"]) == 1 and op["tags"][0] != "default" for op in ops.values())
+    assert ops["putFile"]["summary"] == "Upload a file to the channel's host (the body, streamed; --file-limit)."
+    assert ops["getFile"]["summary"] == "Download a file from the channel's host (streamed)."
+    assert "A shutdown waits for it" in " ".join(ops["putFile"]["description"].split())
+    assert all(op["summary"].endswith(".") and "\n" not in op["summary"] for op in ops.values())
+
+
 async def test_readyz_is_503_while_draining_and_new_commands_get_shutting_down(api: Api, web: str) -> None:
     api.app.state.api.draining = True
     assert (await api.client.get("/readyz")).status_code == 503

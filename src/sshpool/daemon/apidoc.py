@@ -7,12 +7,51 @@ answers agree with them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from sshpool.core.channel import STATES
 from sshpool.defaults import MODES
 
-__all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
+__all__ = ["DOCS_HTML", "RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
+
+#: The groups of /docs, in order, each with the operations it holds.
+TAGS: Final[list[dict[str, Any]]] = [
+    {
+        "name": "channels",
+        "description": "Start, list, change and stop channels; trust a host's key.",
+        "x-operations": ["listChannels", "startChannel", "getChannel", "updateChannel", "stopChannel", "acceptHostKey"],
+    },
+    {
+        "name": "runs",
+        "description": "Run a command on a channel, or on many at once; JSON or live NDJSON output.",
+        "x-operations": ["runCommand", "fanOut"],
+    },
+    {
+        "name": "files",
+        "description": "Copy a file to or from a channel's host, streamed.",
+        "x-operations": ["putFile", "getFile"],
+    },
+    {"name": "health", "description": "Liveness and readiness; no token.", "x-operations": ["healthz", "readyz"]},
+    {"name": "metrics", "description": "Prometheus metrics.", "x-operations": ["metrics"]},
+]
+
+
+def tag_of(operation_id: str) -> str:
+    """The /docs group of an operation; KeyError for one that no group holds."""
+    for tag in TAGS:
+        if operation_id in tag["x-operations"]:
+            return str(tag["name"])
+    raise KeyError(f"operation {operation_id!r} is in no group of apidoc.TAGS: add it to one")
+
+
+def summary_of(doc: str | None, fallback: str) -> str:
+    """An endpoint's summary: the first sentence of its docstring, however many lines it spans
+    (the rest of the docstring is the description)."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    match = re.match(r"(.+?[.!?])(?:\s|$)", paragraph)
+    return (match.group(1) if match else paragraph) or fallback
+
 
 _NUM_OR_NULL: Final = {"type": ["number", "null"]}
 _SECONDS: Final = {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000}
