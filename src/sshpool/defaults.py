@@ -18,6 +18,7 @@ from typing import Any, Final
 __all__ = [
     "HOST_KEY_POLICIES",
     "MODES",
+    "NO_LIMIT_WORDS",
     "UNSET",
     "Settings",
     "Timeout",
@@ -52,13 +53,16 @@ HOST_KEY_POLICIES = ("strict", "accept-new", "off")
 MODES = ("exec", "shell")
 MiB = 1024 * 1024
 GiB = 1024 * MiB
-#: The texts that mean "no limit" for a setting that may have none (``command_timeout``), besides 0.
-_NO_LIMIT = ("none", "off")
+#: The texts that mean "no limit" for a setting that may have none (``command_timeout``), besides 0;
+#: the REST API's ``"timeout"`` takes them too (where 0 stays a refusal, as it always was).
+NO_LIMIT_WORDS: Final = ("none", "off")
 
 
 def _number(text: str, kind: type[int] | type[float], hint: str = "") -> Any:
     try:
         value = kind(text)
+        if value != value:  # nan: no amount of anything
+            raise ValueError
     except ValueError:
         raise ValueError(f"expected a {'whole ' if kind is int else ''}number, got {text!r}") from None
     if value < 0:
@@ -73,7 +77,7 @@ def _seconds(text: str) -> float:
 
 def _seconds_or_no_limit(text: str) -> float | None:
     """A duration that may be unlimited: ``0``, ``none`` or ``off`` (any case) mean no limit (``None``)."""
-    if text.strip().lower() in _NO_LIMIT:
+    if text.strip().lower() in NO_LIMIT_WORDS:
         return None
     value = float(_number(text, float, " (0, none or off: no limit)"))
     return None if value == 0 else value

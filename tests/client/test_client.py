@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 import sshpool
 from sshpool import DaemonClient
-from sshpool.client import AsyncDaemonClient, Done, Output
+from sshpool.client import NO_LIMIT, AsyncDaemonClient, Done, Output
+from sshpool.client.wire import http_deadline, http_timeout
 from sshpool.errors import (
     AliasInUseError,
     DaemonUnavailableError,
@@ -24,7 +27,7 @@ from sshpool.errors import (
     UnknownAliasError,
 )
 from sshpool.result import Result
-from tests.support.daemon import Daemon, free_port
+from tests.support.daemon import Daemon, free_port, start_daemon
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -137,8 +140,11 @@ async def test_a_daemon_that_is_not_running_says_how_to_start_it(
         if default.url == "http://127.0.0.1:8877":  # something may really listen on 8877; skip only that check
             with pytest.raises(DaemonUnavailableError) as gone:
                 await default.status()
-            if "not running" in str(gone.value):
-                assert str(gone.value) == "the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
+            if "not running" in str(gone.value):  # and why the state dir did not name another address
+                assert str(gone.value) == (
+                    f"the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold` ({tmp_path} holds no "
+                    "daemon.json; for a daemon with another --state-dir, set SSHPOOL_STATE_DIR to it, or SSHPOOL_URL)"
+                )
     port = free_port()
     async with AsyncDaemonClient(f"http://127.0.0.1:{port}", "t") as client:
         with pytest.raises(DaemonUnavailableError) as refused:
@@ -255,3 +261,40 @@ def test_the_blocking_client_has_no_verb_its_async_twin_lacks() -> None:
     }
     assert public == {blocking for blocking, _ in twins()} - {"__init__"}
     assert {"status", "info", "start", "stop", "run", "stream", "put_file", "get_file", "channel"} <= public
+
+
+async def test_no_limit_goes_as_none_and_its_answer_is_awaited_as_long_as_the_command_runs(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """A daemon whose --command-timeout is 1 s: ``timeout=NO_LIMIT`` lets a 1.6 s command finish,
+    run, streamed or fanned out; None is still the daemon's default. The HTTP wait has no deadline
+    then, yet a daemon that dies under the command is told at once."""
+    assert (http_deadline(None), http_deadline(5.0), http_deadline(NO_LIMIT)) == (610.0, 15.0, None)
+    unlimited = http_timeout(http_deadline(NO_LIMIT), 30.0)
+    assert isinstance(unlimited, httpx.Timeout) and (unlimited.read, unlimited.connect) == (None, 30.0)
+    d = start_daemon(tmp_path, "--command-timeout", "1")
+    try:
+        async with AsyncDaemonClient(d.url, d.token) as client:
+            await client.start(dsn("web1", sshd, test_user))
+            slow = "sleep 1.6; echo done"
+
+            async def streamed() -> Result:
+                return [e async for e in client.stream("web1", slow, timeout=NO_LIMIT)][-1]  # type: ignore[return-value]
+
+            ran, live, fanned, default = await asyncio.gather(
+                client.run("web1", slow, timeout=NO_LIMIT),
+                streamed(),
+                client.run_many(slow, "*", timeout=NO_LIMIT),
+                client.run("web1", slow),
+            )
+            assert (ran.stdout, live.stdout, ran.timed_out, live.timed_out) == ("done\n", "done\n", False, False)
+            assert isinstance(fanned["web1"], Result) and fanned["web1"].stdout == "done\n"
+            assert default.timed_out is True
+            running = asyncio.ensure_future(client.run("web1", "sleep 30.4", timeout=NO_LIMIT))
+            await asyncio.sleep(0.5)
+            d.kill()
+            with pytest.raises(DaemonUnavailableError, match="the command may have run"):
+                await asyncio.wait_for(running, 10)
+    finally:
+        d.kill()
+        subprocess.run(["pkill", "-f", "sleep 30[.]4"], check=False)

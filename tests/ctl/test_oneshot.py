@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -15,11 +17,13 @@ from hashlib import sha256
 from pathlib import Path
 from typing import Any
 
+import pexpect
 import pytest
 
 from sshpool import __version__
 from sshpool.ctl.cli import grammar
 from sshpool.ctl.complete import completion_script
+from sshpool.ctl.format import human_uptime
 from tests.support.daemon import Daemon, clean_env, free_port, start_daemon
 from tests.support.faults import proxy_for
 from tests.support.readme import blocks, section
@@ -519,3 +523,112 @@ def test_ctl_goes_through_rest_only() -> None:
     probe = "import sys, sshpool.ctl.cli; print('\\n'.join(sys.modules))"
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.split()
     assert [m for m in loaded if m.startswith(NOT_REST)] == []
+
+
+def test_timeout_0_or_none_lets_a_command_outlive_the_daemons_limit(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """A deploy step that takes longer than the daemon's --command-timeout: ``--timeout 0`` (or
+    ``none``, ``off``) lifts the limit, as ``--command-timeout 0`` does on the daemon."""
+    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
+    d = start_daemon(tmp_path, "--command-timeout", "1", "--channel", f"web1://{where}")
+    try:
+        d.wait_state("web1")
+        slow = "sleep 1.6; echo done"
+        runs = {
+            "default": [],
+            "zero": ["--timeout", "0"],
+            "none": ["--timeout", "none"],
+            "json": ["--json", "--timeout", "NONE"],
+            "fanout": ["--timeout", "off"],
+        }
+        pipes = {"stdin": subprocess.DEVNULL, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+        procs = {
+            name: subprocess.Popen(
+                [CTL, "run", *flags, "web1," if name == "fanout" else "web1", slow], env=env_for(d), **pipes
+            )
+            for name, flags in runs.items()
+        }
+        out = {name: (p.wait(30), *(s.decode() for s in p.communicate())) for name, p in procs.items()}
+        assert out["default"][0] == 124 and "timed out after 1.0 s" in out["default"][2]
+        assert out["zero"] == (0, "done\n", "") and out["none"] == (0, "done\n", "")
+        assert out["json"][0] == 0 and json.loads(out["json"][1])["stdout"] == "done\n"
+        assert out["fanout"] == (0, "web1: done\n", "")
+        refused = ctl(d, "run", "--timeout", "-1", "web1", "true")
+        assert refused.returncode == 255
+        assert refused.stderr.endswith(
+            "error: argument --timeout: must not be negative: '-1' (0, none or off: no limit)\n"
+        ), refused.stderr
+        assert "argument --timeout: invalid number of seconds 'soon' (0, none or off: no limit)\n" in (
+            ctl(d, "run", "--timeout", "soon", "web1", "true").stderr
+        )
+    finally:
+        d.stop()
+
+
+def test_not_running_names_the_state_dir_that_held_no_daemon_json(tmp_path: Path, test_user: Any) -> None:
+    """The daemon was looked for through a state dir that names none: the error says which dir
+    and why (missing, no daemon.json, a left-over one, another user's), not just the default address."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8877)) == 0:
+            pytest.skip("something listens on 127.0.0.1:8877, the address tried by default")
+    down = "sshpoolctl: the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
+    fix = "for a daemon with another --state-dir, set SSHPOOL_STATE_DIR to it, or SSHPOOL_URL"
+    missing = tmp_path / "nowhere"
+    r = ctl(None, "status", SSHPOOL_STATE_DIR=str(missing))
+    assert (r.returncode, r.stderr) == (255, f"{down} (the state dir {missing} does not exist; {fix})\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert ctl(None, "status", SSHPOOL_STATE_DIR=str(empty)).stderr == f"{down} ({empty} holds no daemon.json; {fix})\n"
+    d = start_daemon(tmp_path)
+    try:
+        # Another user's state dir (0700, theirs), as that daemon left it; read by root without its
+        # power to read anything (the interpreter lives in root's home, so not as another uid).
+        os.chown(d.state_dir, test_user.uid, -1)
+        blind = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+        as_other_user, doctor = (
+            subprocess.run([*blind, CTL, verb], env=env_for(d), capture_output=True, text=True, timeout=60, check=False)
+            for verb in ("status", "doctor")
+        )
+    finally:
+        os.chown(d.state_dir, 0, -1)
+        d.stop()
+    json_file = d.state_dir / "daemon.json"
+    assert as_other_user.returncode == 255
+    assert as_other_user.stderr == (
+        f"{down} ({json_file} is not readable: permission denied (another user's state dir?); {fix})\n"
+    )
+    assert f"{json_file}: not readable: permission denied (another user's state dir?" in doctor.stdout
+    stale = tmp_path / "state"  # the daemon is gone; had its daemon.json stayed, it would be named
+    (stale / "daemon.json").write_text(json.dumps({"url": d.url, "pid": d.pid}))
+    left = ctl(None, "status", SSHPOOL_STATE_DIR=str(stale))
+    assert left.stderr == f"{down} ({json_file} names pid {d.pid}, which is not running (left over); {fix})\n"
+
+
+def test_status_on_a_terminal_has_a_header_aligned_columns_and_a_readable_uptime(
+    pool: Daemon, test_user: Any, sshd: Any
+) -> None:
+    """A person typing ``sshpoolctl status`` gets a table; ``| awk`` and the shell's ``status`` keep
+    the classic tab layout with whole seconds (see test_status_is_sorted_aligned_and_json)."""
+    child = pexpect.spawn(CTL, ["status"], env=env_for(pool), encoding="utf-8", timeout=20, dimensions=(40, 200))
+    child.expect(pexpect.EOF)
+    child.close()
+    lines = child.before.replace("\r\n", "\n").splitlines()
+    target = f"{test_user.name}:None@{sshd.host}:{sshd.port}"
+    assert child.exitstatus == 0 and "\t" not in child.before
+    assert [line.split() for line in lines] == [
+        ["ALIAS", "USER:PASS@HOST:PORT", "STATE", "UPTIME"],
+        ["db1", target, "running", lines[1].split()[-1]],
+        ["web1", target, "running", lines[2].split()[-1]],
+    ]
+    assert all(re.fullmatch(r"\d+s|\d+m\d\ds", line.split()[-1]) for line in lines[1:])
+    for word in ("USER:PASS@HOST:PORT", "STATE", "UPTIME"):
+        column = lines[0].index(word)
+        assert all(line[column - 2 : column] == "  " and line[column] != " " for line in lines[1:]), word
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"), [(0, "0s"), (59, "59s"), (725, "12m05s"), (7380, "2h03m"), (273_600, "3d04h")]
+)
+def test_a_readable_uptime_shows_its_two_largest_units(seconds: int, shown: str) -> None:
+    assert human_uptime(seconds) == shown

@@ -273,3 +273,21 @@ def test_the_shell_takes_the_one_shot_verbs_and_flags(pool: Daemon, tmp_path: Pa
     say(child, "run web1 rm -f shell-up.txt")
     child.sendeof()
     child.expect(pexpect.EOF)
+
+
+def test_output_without_a_last_newline_does_not_glue_onto_the_prompt(pool: Daemon, tmp_path: Path) -> None:
+    child = spawn(ctl_env(pool, tmp_path))
+
+    def before_prompt(line: str) -> list[str]:
+        """The last two lines the terminal shows before the prompt: the prompt's own line is empty."""
+        child.sendline(line)
+        child.expect_exact(PROMPT)
+        return [visible(ln) for ln in str(child.before).replace("\r\n", "\n").split("\n")][-2:]
+
+    assert before_prompt("run web1 printf nonl") == ["nonl", ""]  # not "nonlsshpool> "
+    assert before_prompt("run web1 printf err >&2") == ["err", ""]
+    assert before_prompt("run --timeout 5 web1 printf flagged") == ["flagged", ""]
+    assert before_prompt("run 'web*' printf fanned") == ["web1: fanned", ""]
+    assert before_prompt("run web1 echo whole") == ["whole", ""]  # and no blank line after a whole one
+    child.sendeof()
+    child.expect(pexpect.EOF)

@@ -197,3 +197,21 @@ def test_sighup_reopens_the_audit_log_for_logrotate(tmp_path: Path, ssh_home: An
         assert aliases == ["two"]
     finally:
         d.stop()
+
+
+def test_a_busy_port_names_the_address_and_what_to_do(tmp_path: Path) -> None:
+    """Something already listens on the port (another sshpoold, most likely): sshpoold says where
+    it tried to listen and how to find out or move, and exits 1 without starting anything."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        out = sshpoold("--state-dir", str(tmp_path / "state"), "--port", str(port))
+    assert out.returncode == 1, out.stderr
+    assert out.stderr.rstrip().endswith(
+        f"cannot listen on 127.0.0.1:{port}: the address is in use (another sshpoold? `sshpoolctl doctor`, or --port N)"
+    ), out.stderr
+    assert "Errno" not in out.stderr and "Traceback" not in out.stderr
+    assert not (tmp_path / "state" / "daemon.json").exists()

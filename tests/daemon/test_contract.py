@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -37,14 +38,19 @@ class Api:
         return {a: (i["host"], i["port"], i["user"]) for a, i in r.json().items()}
 
 
-@pytest.fixture
-async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
+@contextlib.asynccontextmanager
+async def serving(tmp_path: Path, command_timeout: float = 20) -> AsyncIterator[Api]:
     state = tmp_path / "state"
     state.mkdir()
     store = SQLiteStore(state)
     audit = AuditLog(state / "audit.log")
     async with Pool(
-        state_dir=state, connect_timeout=3, backoff_initial=0.2, backoff_max=1, command_timeout=20, body_limit=4096
+        state_dir=state,
+        connect_timeout=3,
+        backoff_initial=0.2,
+        backoff_max=1,
+        command_timeout=command_timeout,
+        body_limit=4096,
     ) as pool:
         app = create_app(
             pool, token=TOKEN, allow_networks=["127.0.0.0/8", "::1"], store=store, audit=audit, fanout_limit=8
@@ -54,6 +60,12 @@ async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
             yield Api(pool, store, client, app, state)
     store.close()
     audit.close()
+
+
+@pytest.fixture
+async def api(tmp_path: Path, sshd: Any, ssh_home: Any) -> AsyncIterator[Api]:
+    async with serving(tmp_path) as served:
+        yield served
 
 
 def dsn(alias: str, sshd: Any, user: Any, password: str | None = None) -> str:
@@ -123,6 +135,47 @@ async def test_a_timeout_comes_back_as_a_result_with_partial_output(api: Api, we
     assert d["stdout"] == "started\n" and d["exit_code"] is None and d["exception"]
 
 
+async def test_a_timeout_of_none_means_no_limit_and_null_the_daemons_default(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """With --command-timeout 1, a 1.6 s command runs to its end when it says ``"timeout": "none"``
+    (or ``"off"``; ``?timeout=none`` in the streamed form; on /run too), and is cut as before
+    when it says nothing or null. 0 stays a 400, which now names the way to say no limit."""
+    async with serving(tmp_path, command_timeout=1) as api:
+        c = api.client
+        assert (await c.post("/channels", content=dsn("web", sshd, test_user))).text == "OK"
+        slow = "sleep 1.6; echo done"
+        octets = {"Content-Type": "application/octet-stream"}
+        lines = {"Accept": "application/x-ndjson"}
+        answers = await asyncio.gather(
+            c.post("/channels/web", json={"command": slow, "timeout": "none"}),
+            c.post("/channels/web", json={"command": slow, "timeout": "off"}),
+            c.post("/channels/web", params={"command": slow, "timeout": "none"}, content=b"", headers=octets),
+            c.post("/channels/web", json={"command": slow, "timeout": "none"}, headers=lines),
+            c.post("/run", json={"command": slow, "channels": "*", "timeout": "none"}),
+            c.post("/channels/web", content=slow),
+            c.post("/channels/web", json={"command": slow, "timeout": None}),
+        )
+        none, off, query, ndjson, fanout, default, null = answers
+        assert [r.status_code for r in answers] == [200] * 7
+        for r in (none, off, query):
+            assert (r.json()["stdout"], r.json()["exit_code"], r.json()["timed_out"]) == ("done\n", 0, False)
+        assert json.loads(ndjson.text.splitlines()[0]) == {"stream": "stdout", "data": "done\n"}
+        assert fanout.json()["web"]["stdout"] == "done\n"
+        assert default.json()["timed_out"] is True and null.json()["timed_out"] is True
+        js = {"Accept": "application/json"}
+        zero = await c.post("/channels/web", json={"command": "true", "timeout": 0}, headers=js)
+        word = await c.post("/channels/web", json={"command": "true", "timeout": "forever"}, headers=js)
+        zero_query = await c.post(
+            "/channels/web", params={"command": "true", "timeout": "0"}, content=b"", headers={**octets, **js}
+        )
+        for r in (zero, word, zero_query):
+            assert r.status_code == 400 and '"none" for no limit' in r.json()["detail"], r.text
+        spec = (await c.get("/openapi.json")).json()
+        body = spec["paths"]["/channels/{alias}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert {"type": "string", "enum": ["none", "off"]} in body["properties"]["timeout"]["anyOf"]
+
+
 # ----------------------------------------------------------------------------- answers
 
 
@@ -151,6 +204,24 @@ async def test_errors_are_plain_text_unless_json_is_asked_for(api: Api) -> None:
     assert prob.status_code == 400 and prob.json()["code"] == "bad_dsn" and "alias" in prob.json()["detail"]
     bad_plain = await c.post("/channels", content="no-scheme")
     assert (bad_plain.status_code, bad_plain.text) == (400, "BAD REQUEST")
+
+
+async def test_plain_errors_end_their_line_and_the_seeds_bodies_stay_byte_for_byte(
+    api: Api, web: str, sshd: Any, test_user: Any
+) -> None:
+    """``curl`` prints a plain error and the shell prompt follows on its own line; the bodies SPEC.md
+    keeps for seed clients (``NOT FOUND``, ``BAD REQUEST``, ``OK``) are kept exactly, no newline."""
+    c = api.client
+    taken = await c.post("/channels", content=dsn("WEB", sshd, test_user))
+    anon = await c.get("/channels", headers={"Authorization": ""})
+    method = await c.put("/channels/web")
+    assert [r.status_code for r in (taken, anon, method)] == [409, 401, 405]
+    assert taken.text.startswith("alias 'web' is already in use by web://") and taken.text.count("\n") == 1
+    assert anon.text.startswith("missing or wrong token") and anon.text.endswith("'token' file\n")
+    assert method.text == "method PUT is not allowed on /channels/web\n"
+    assert (await c.get("/channels/nope")).text == "NOT FOUND"
+    assert (await c.post("/channels", content="no-scheme")).text == "BAD REQUEST"
+    assert (await c.delete("/channels/web")).text == "OK"
 
 
 @pytest.mark.parametrize(
@@ -446,6 +517,26 @@ async def test_openapi_and_docs_are_served_without_a_cdn(api: Api) -> None:
         assert js.status_code == 200 and len(js.content) > 100_000
         assert (await anon.get("/static/api.py")).status_code == 404
         assert (await anon.get("/static/missing.js")).status_code == 404
+
+
+async def test_docs_group_the_endpoints_by_tag_and_summaries_are_whole_sentences(api: Api) -> None:
+    """/docs shows channels, runs, files, health and metrics, not one ``default`` group; a summary
+    is a whole sentence (the file ones ended "... A shutdown"), the rest of the docstring below it."""
+    spec = (await api.client.get("/openapi.json")).json()
+    assert [t["name"] for t in spec["tags"]] == ["channels", "runs", "files", "health", "metrics"]
+    assert all(t["description"] for t in spec["tags"])
+    ops = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
+    grouped = {tag: sorted(i for i, op in ops.items() if op["tags"] == [tag]) for tag in ("runs", "files", "health")}
+    assert grouped == {
+        "runs": ["fanOut", "runCommand"],
+        "files": ["chmodFile", "getFile", "listDir", "makeDir", "putFile"],
+        "health": ["healthz", "readyz"],
+    }
+    assert all(len(op["tags"]) == 1 and op["tags"][0] != "default" for op in ops.values())
+    assert ops["putFile"]["summary"] == "Upload a file to the channel's host (the body, streamed; --file-limit)."
+    assert ops["getFile"]["summary"] == "Download a file from the channel's host (streamed)."
+    assert "A shutdown waits for it" in " ".join(ops["putFile"]["description"].split())
+    assert all(op["summary"].endswith(".") and "\n" not in op["summary"] for op in ops.values())
 
 
 async def test_readyz_is_503_while_draining_and_new_commands_get_shutting_down(api: Api, web: str) -> None:

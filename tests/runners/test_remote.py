@@ -27,7 +27,7 @@ from sshpool import (
 from sshpool.connection import Chunk
 from sshpool.runners.connect import open_connection
 from sshpool.runners.remote import DaemonRunner
-from tests.support.daemon import Daemon, daemon_running
+from tests.support.daemon import Daemon, daemon_running, start_daemon
 from tests.support.library import dsn_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -166,3 +166,29 @@ def test_a_missing_local_file_and_a_local_directory_say_so(web: Daemon, tmp_path
     with pytest.raises(PermissionError, match="sshpool-denied"):
         conn.put(__file__, "/root/sshpool-denied")
     conn.close()
+
+
+def test_timeout_none_means_no_limit_through_the_daemon_as_it_does_directly(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """``conn.run(cmd, timeout=None)`` on a daemon whose --command-timeout is 1 s: the 1.6 s command
+    ends on its own, with live output or streamed stdin too; without ``timeout=`` it is cut at 1 s;
+    ``command_timeout=None`` at connect lifts it for every command."""
+    d = start_daemon(tmp_path, "--command-timeout", "1")
+    try:
+        assert d.post("/channels", content=dsn_for(sshd, test_user, "web")).text == "OK"
+        slow = "sleep 1.6; echo done"
+        seen: list[bytes] = []
+        with sshpool.connect("web", daemon=d.url, token=d.token) as conn, ThreadPoolExecutor(4) as pool:
+            default = pool.submit(conn.run, slow)
+            unlimited = pool.submit(conn.run, slow, timeout=None)
+            live = pool.submit(conn.run, slow, timeout=None, on_output=lambda _, data: seen.append(data))
+            fed = pool.submit(conn.run, f"cat; {slow}", timeout=None, input=iter([b"in "]))
+            assert default.result().timed_out is True
+            assert (unlimited.result().stdout, unlimited.result().timed_out) == ("done\n", False)
+            assert live.result().stdout == "done\n" and seen == [b"done\n"]
+            assert fed.result().stdout == "in done\n"
+        with sshpool.connect("web", daemon=d.url, token=d.token, command_timeout=None) as lifted:
+            assert lifted.wait(slow) == "done\n"
+    finally:
+        d.stop()

@@ -5,11 +5,13 @@ connections, is :class:`sshpool.sync.DaemonClient`."""
 from sshpool.client.asyncclient import AsyncDaemonClient
 from sshpool.client.discovery import DEFAULT_URL, DaemonEndpoint, find_daemon, find_token, pid_alive
 from sshpool.client.errors import ErrorMap
-from sshpool.client.wire import Done, Output
+from sshpool.client.wire import NO_LIMIT, CommandTimeout, Done, Output
 
 __all__ = [
     "DEFAULT_URL",
+    "NO_LIMIT",
     "AsyncDaemonClient",
+    "CommandTimeout",
     "DaemonEndpoint",
     "Done",
     "ErrorMap",

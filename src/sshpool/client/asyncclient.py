@@ -26,6 +26,7 @@ from sshpool.client.trees import RestRemote
 from sshpool.client.wire import (
     ACCEPT_NDJSON,
     CommandRequest,
+    CommandTimeout,
     Done,
     Output,
     command_body,
@@ -33,6 +34,7 @@ from sshpool.client.wire import (
     command_request,
     fanout_events,
     http_deadline,
+    http_timeout,
     ndjson_docs,
     outcome_of,
     started_of,
@@ -222,13 +224,15 @@ class AsyncDaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Result:
         """Run ``command``; a command that started always comes back as a Result (check() it).
         ``input`` may be a binary file or an iterator of bytes: it is streamed, of any size.
-        ``timeout=None`` is the daemon's default."""
+        ``timeout`` is seconds; None is the daemon's default (``--command-timeout``), and
+        ``"none"`` (:data:`~sshpool.client.wire.NO_LIMIT`) no limit: the answer is then awaited as long
+        as the command runs."""
         if is_streamed(input):
             events = self.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode)
             async with contextlib.aclosing(events):
@@ -239,7 +243,9 @@ class AsyncDaemonClient:
         request = command_request(command, input=input, timeout=timeout, env=env, mode=mode)
         deadline = http_deadline(timeout)
         with self.errors.mapping(deadline, command=True):
-            resp = await self.http.post(self.channel_path(alias), json=request.json, timeout=deadline)
+            resp = await self.http.post(
+                self.channel_path(alias), json=request.json, timeout=http_timeout(deadline, self.timeout)
+            )
         await self.errors.check(resp, alias)
         return Result.from_dict(resp.json(), alias=alias, command=command)
 
@@ -249,7 +255,7 @@ class AsyncDaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
         pty: bool = False,
@@ -274,7 +280,7 @@ class AsyncDaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> dict[str, Result | SSHPoolError]:
@@ -282,7 +288,7 @@ class AsyncDaemonClient:
         body = {**command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
         deadline = http_deadline(timeout)
         with self.errors.mapping(deadline, command=True):
-            resp = await self.http.post("/run", json=body, timeout=deadline)
+            resp = await self.http.post("/run", json=body, timeout=http_timeout(deadline, self.timeout))
         await self.errors.check(resp)
         doc: dict[str, dict[str, Any]] = resp.json()
         return {alias: outcome_of(d, alias, command) for alias, d in doc.items()}
@@ -293,7 +299,7 @@ class AsyncDaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> AsyncGenerator[Output | Done, None]:
@@ -306,24 +312,25 @@ class AsyncDaemonClient:
                 yield event
 
     def _ndjson(
-        self, path: str, request: CommandRequest, deadline: float, alias: str | None
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
         if request.stdin is not None:
             return self._duplex_ndjson(path, request, deadline, alias)
         return self._posted_ndjson(path, request, deadline, alias)
 
     async def _posted_ndjson(
-        self, path: str, request: CommandRequest, deadline: float, alias: str | None
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
         headers = {"Accept": ACCEPT_NDJSON}
         with self.errors.mapping(deadline, command=True):
-            async with self.http.stream("POST", path, json=request.json, headers=headers, timeout=deadline) as resp:
+            timeout = http_timeout(deadline, self.timeout)
+            async with self.http.stream("POST", path, json=request.json, headers=headers, timeout=timeout) as resp:
                 await self.errors.check(resp, alias)
                 async for doc in ndjson_docs(resp.aiter_bytes()):
                     yield doc
 
     async def _duplex_ndjson(
-        self, path: str, request: CommandRequest, deadline: float, alias: str | None
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
         """The streamed-stdin form: stdin goes up while the output comes down (see
         :mod:`sshpool.client.duplex`); once the result is in, the upload stops, as ssh does."""
@@ -338,7 +345,7 @@ class AsyncDaemonClient:
                 url.raw_path.decode("ascii"),
                 fields,
                 request.stdin,
-                connect_timeout=min(self.timeout, deadline),
+                connect_timeout=self.timeout if deadline is None else min(self.timeout, deadline),
                 read_timeout=deadline,
             )
         try:

@@ -8,18 +8,18 @@ can name the setting to fix.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from sshpool.defaults import default_state_dir
 from sshpool.errors import RequestError
 
-__all__ = ["DEFAULT_URL", "DaemonEndpoint", "find_daemon", "find_token", "pid_alive"]
+__all__ = ["DEFAULT_URL", "DaemonEndpoint", "find_daemon", "find_token", "pid_alive", "read_daemon_json"]
 
 DEFAULT_URL = "http://127.0.0.1:8877"
 
@@ -32,6 +32,9 @@ class DaemonEndpoint:
     url: str
     socket: str | None = None
     source: str = "default"
+    #: Why the state dir's ``daemon.json`` gave no address, when the default was taken for that
+    #: reason (the state dir does not exist, holds no daemon.json, is another user's...).
+    note: str = ""
 
     @property
     def where(self) -> str:
@@ -62,14 +65,33 @@ def find_daemon(url: str | None = None, environ: Mapping[str, str] | None = None
     if env.get("SSHPOOL_URL"):
         return _endpoint(env["SSHPOOL_URL"], "SSHPOOL_URL")
     path = default_state_dir(env) / "daemon.json"
-    with contextlib.suppress(OSError, ValueError):
+    info, note = read_daemon_json(path)
+    if info is not None:
+        if isinstance(info.get("socket"), str):
+            return DaemonEndpoint("http://localhost", info["socket"], str(path))
+        return DaemonEndpoint(str(info["url"]).rstrip("/"), None, str(path))
+    return DaemonEndpoint(DEFAULT_URL, None, "default", note)
+
+
+def read_daemon_json(path: Path) -> tuple[dict[str, Any] | None, str]:
+    """``daemon.json`` when it names a daemon that runs (a ``url`` or a ``socket``, its ``pid``
+    alive); else None and why not, in words that name the file or its state dir."""
+    state_dir = path.parent
+    try:
         info = json.loads(path.read_text(encoding="utf-8"))
-        if isinstance(info, dict) and pid_alive(info.get("pid")):
-            if isinstance(info.get("socket"), str):
-                return DaemonEndpoint("http://localhost", info["socket"], str(path))
-            if isinstance(info.get("url"), str):
-                return DaemonEndpoint(info["url"].rstrip("/"), None, str(path))
-    return DaemonEndpoint(DEFAULT_URL, None, "default")
+    except FileNotFoundError:
+        if not state_dir.is_dir():
+            return None, f"the state dir {state_dir} does not exist"
+        return None, f"{state_dir} holds no daemon.json"
+    except PermissionError:
+        return None, f"{path} is not readable: permission denied (another user's state dir?)"
+    except (OSError, ValueError) as exc:
+        return None, f"{path} is not readable ({exc})"
+    if not isinstance(info, dict) or not any(isinstance(info.get(k), str) for k in ("url", "socket")):
+        return None, f"{path} names no address"
+    if not pid_alive(info.get("pid")):
+        return None, f"{path} names pid {info.get('pid')}, which is not running (left over)"
+    return info, ""
 
 
 def _endpoint(url: str, source: str) -> DaemonEndpoint:

@@ -36,7 +36,7 @@ class Exchange:
         pump: asyncio.Task[None],
         status: int,
         headers: dict[str, str],
-        read_timeout: float,
+        read_timeout: float | None,
     ) -> None:
         self._reader = reader
         self._writer = writer
@@ -106,7 +106,7 @@ async def open_exchange(
     body: AsyncIterator[bytes],
     *,
     connect_timeout: float,
-    read_timeout: float,
+    read_timeout: float | None,
 ) -> Exchange:
     """POST ``target`` (path and query) with ``body`` streamed; returns once the answer's head is
     in. Any failure until then (refused, no such socket, TLS, no head in time) is httpx's
@@ -124,7 +124,7 @@ async def _open(
     headers: Mapping[str, str],
     body: AsyncIterator[bytes],
     connect_timeout: float,
-    read_timeout: float,
+    read_timeout: float | None,
 ) -> Exchange:
     parts = urlsplit(url)
     if socket_path:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import socket
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -50,9 +52,9 @@ class ErrorMap:
         self.token_source = token_source
 
     @contextlib.contextmanager
-    def mapping(self, deadline: float, *, command: bool = False) -> Iterator[None]:
-        """Translate httpx's failures inside the block; ``deadline`` is the wait that ran out,
-        ``command`` says the request ran a command (a lost answer may then mean it ran)."""
+    def mapping(self, deadline: float | None, *, command: bool = False) -> Iterator[None]:
+        """Translate httpx's failures inside the block; ``deadline`` is the wait that ran out (None:
+        there was none), ``command`` says the request ran a command (a lost answer may then mean it ran)."""
         try:
             yield
         except httpx.HTTPError as exc:
@@ -69,28 +71,36 @@ class ErrorMap:
         hint = "start it with `sshpoold`"
         if self.endpoint.source not in ("default", "argument"):
             hint += f" (address from {self.endpoint.source})"
+        elif self.endpoint.source == "default" and self.endpoint.note:
+            # The default address was tried because the state dir named none: say which dir.
+            hint += (
+                f" ({self.endpoint.note}; for a daemon with another --state-dir, set SSHPOOL_STATE_DIR "
+                "to it, or SSHPOOL_URL)"
+            )
         return DaemonUnavailableError(f"the daemon is not running on {self.endpoint.where} — {hint}")
 
-    def transport_error(self, exc: httpx.HTTPError, deadline: float, *, command: bool = False) -> SSHPoolError:
+    def transport_error(self, exc: httpx.HTTPError, deadline: float | None, *, command: bool = False) -> SSHPoolError:
         """The exception for a request that got no answer."""
         where = self.endpoint.where
         if isinstance(exc, httpx.ConnectError) and ("SSL" in str(exc) or "CERTIFICATE" in str(exc).upper()):
             return self.tls_error(exc)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return self.not_running()
-        if isinstance(exc, httpx.RemoteProtocolError) and self.endpoint.url.startswith("http://"):
+        plain_tcp = self.endpoint.url.startswith("http://") and not self.endpoint.socket
+        if isinstance(exc, httpx.RemoteProtocolError) and plain_tcp and self._listening():
             return DaemonUnavailableError(
                 f"the server at {where} did not answer as sshpoold does over plain HTTP: if it "
                 f"serves TLS (--tls-cert), use https://{where}; else check that it is sshpoold"
             )
         if isinstance(exc, httpx.TimeoutException):
+            within = f" within {deadline:g} s" if deadline is not None else ""
             if command:
                 return CommandTimeoutError(
-                    f"no answer from the daemon at {where} within {deadline:g} s; "
+                    f"no answer from the daemon at {where}{within}; "
                     "the command may still be running: pass a larger timeout"
                 )
             return DaemonUnavailableError(
-                f"the daemon at {where} did not answer within {deadline:g} s; "
+                f"the daemon at {where} did not answer{within}; "
                 "check that it is healthy (`sshpoolctl status`) or raise the client timeout"
             )
         what = " (the command may have run)" if command else ""
@@ -98,6 +108,17 @@ class ErrorMap:
             f"lost the connection to the daemon at {where}{what}: {type(exc).__name__}; "
             "check that sshpoold is still running"
         )
+
+    def _listening(self) -> bool:
+        """Something still accepts connections at the daemon's address: a server that closed on
+        our request without a word then (a TLS one, say), where a refused connect means the daemon
+        itself went away under the request. Asked on that failure only; loopback answers at once."""
+        parts = urlsplit(self.endpoint.url)
+        try:
+            with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 80), timeout=0.5):
+                return True
+        except OSError:
+            return False
 
     def tls_error(self, exc: httpx.ConnectError) -> SSHPoolError:
         text = str(exc)

@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Final, Literal
 
 import httpx
 
@@ -23,9 +23,11 @@ __all__ = [
     "ACCEPT_NDJSON",
     "COMMAND_TIMEOUT",
     "MARGIN",
+    "NO_LIMIT",
     "STARTED",
     "TRANSFER_TIMEOUT",
     "CommandRequest",
+    "CommandTimeout",
     "Done",
     "Output",
     "chunk_of",
@@ -34,6 +36,7 @@ __all__ = [
     "command_request",
     "fanout_events",
     "http_deadline",
+    "http_timeout",
     "ndjson_docs",
     "outcome_of",
     "record_of",
@@ -48,6 +51,10 @@ MARGIN = 10.0
 COMMAND_TIMEOUT = 600.0
 #: File transfers have no overall deadline (a big file on a slow link takes what it takes).
 TRANSFER_TIMEOUT = httpx.Timeout(None, connect=10.0)
+#: A command's ``timeout`` that says "no limit", as the REST API takes it (``"timeout": "none"``).
+NO_LIMIT: Final = "none"
+CommandTimeout = float | Literal["none"] | None
+"""A command's timeout as it goes up: seconds, :data:`NO_LIMIT`, or None for the daemon's default."""
 #: What a command's live output is asked as; an error still comes as problem+json.
 ACCEPT_NDJSON = "application/x-ndjson, application/problem+json"
 #: ``error`` codes of a command that started: these stay Results (``check()`` raises for them).
@@ -85,7 +92,7 @@ def command_body(
     command: str,
     *,
     input: bytes | str | None,
-    timeout: float | None,
+    timeout: CommandTimeout,
     env: Mapping[str, str] | None,
     mode: str | None = None,
     pty: bool = False,
@@ -111,7 +118,7 @@ def command_request(
     command: str,
     *,
     input: StdinSource | None,
-    timeout: float | None,
+    timeout: CommandTimeout,
     env: Mapping[str, str] | None,
     mode: str | None = None,
     pty: bool = False,
@@ -128,16 +135,27 @@ def command_request(
     if pty:
         params.append(("pty", "true"))
     if timeout is not None:
-        params.append(("timeout", repr(float(timeout))))
+        params.append(("timeout", NO_LIMIT if timeout == NO_LIMIT else repr(float(timeout))))
     params += [("env", f"{k}={v}") for k, v in (env or {}).items()]
     stdin = stdin_of(input)
     assert stdin is not None and not isinstance(stdin, bytes)
     return CommandRequest(params=params, stdin=stdin)
 
 
-def http_deadline(timeout: float | None) -> float:
-    """How long to wait for the answer to a command that may run ``timeout`` seconds."""
-    return (timeout if timeout is not None else COMMAND_TIMEOUT) + MARGIN
+def http_deadline(timeout: CommandTimeout) -> float | None:
+    """How long to wait for the answer to a command that may run ``timeout`` seconds: None (no
+    deadline) for a command with no limit."""
+    if timeout == NO_LIMIT:
+        return None
+    return (float(timeout) if timeout is not None else COMMAND_TIMEOUT) + MARGIN
+
+
+def http_timeout(deadline: float | None, connect: float = 10.0) -> float | httpx.Timeout:
+    """The httpx timeout of a command's request. With no deadline (no limit) the answer is awaited
+    as long as the command runs, but the connect still has ``connect`` seconds: a daemon that is
+    not there is told at once, and one that dies mid-command closes the connection, which ends
+    the wait too."""
+    return deadline if deadline is not None else httpx.Timeout(None, connect=connect)
 
 
 def outcome_of(d: dict[str, Any], alias: str, command: str | None = None) -> Result | SSHPoolError:

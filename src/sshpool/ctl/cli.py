@@ -11,20 +11,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sshpool._version import __version__
-from sshpool.client import AsyncDaemonClient, find_daemon
+from sshpool.client import NO_LIMIT, AsyncDaemonClient, CommandTimeout, find_daemon
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
 from sshpool.ctl.say import emit_json, say
 from sshpool.ctl.shell import OneShot, Shell
 from sshpool.ctl.verbs import SHELL_VERBS, run_verb
-from sshpool.defaults import MODES
+from sshpool.defaults import MODES, Settings
 from sshpool.errors import SSHPoolError
 
 __all__ = ["Grammar", "build_parser", "daemon_url", "grammar", "main"]
@@ -71,7 +72,12 @@ def grammar() -> Grammar:
         return p
 
     run = sub("run", "run a command on a channel, or on many: '*', 'web*' or web1,db1")
-    run.add_argument("--timeout", type=_seconds, help="seconds the command may run (default: the daemon's)")
+    run.add_argument(
+        "--timeout",
+        type=_command_timeout,
+        metavar="SECONDS",
+        help="seconds the command may run; 0 or none: no limit (default: the daemon's --command-timeout)",
+    )
     feed = run.add_mutually_exclusive_group()
     feed.add_argument(
         "--stdin",
@@ -156,6 +162,17 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
     return value
+
+
+def _command_timeout(text: str) -> CommandTimeout:
+    """``--timeout``, read by sshpoold's own rule for --command-timeout (:meth:`Settings.parse`):
+    seconds, or 0, none or off for no limit, which goes to the daemon as ``"none"``."""
+    try:
+        seconds = Settings.parse("command_timeout", text)
+    except ValueError as exc:  # a negative number is refused as the daemon refuses it; any other text:
+        why = str(exc) if text.strip().startswith("-") else f"invalid number of seconds {text!r}"
+        raise argparse.ArgumentTypeError(why if "no limit" in why else f"{why} (0, none or off: no limit)") from None
+    return NO_LIMIT if seconds is None or seconds == math.inf else float(seconds)
 
 
 def daemon_url(args: argparse.Namespace) -> str | None:

@@ -56,7 +56,14 @@ def _daemon_json_state(path: Path) -> str:
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if not path.parent.is_dir():
+            return f"{path}: none (the state dir does not exist: no sshpoold has run with it)"
         return f"{path}: none (no sshpoold has run with this state dir, or it stopped)"
+    except PermissionError:
+        return (
+            f"{path}: not readable: permission denied (another user's state dir? run sshpoolctl as that "
+            "user, or set SSHPOOL_URL and SSHPOOL_TOKEN)"
+        )
     except (OSError, ValueError) as exc:
         return f"{path}: unreadable ({exc})"
     if not isinstance(info, dict):

@@ -22,9 +22,11 @@ __all__ = [
     "exit_status",
     "fanout_status",
     "fingerprint_in",
+    "human_uptime",
     "result_note",
     "shown_state",
     "status_lines",
+    "status_table",
     "tab_table",
 ]
 
@@ -92,6 +94,45 @@ def status_lines(channels: Mapping[str, Mapping[str, Any]], now: float | None = 
     # two tab stops at least, as the classic shell's did.
     lines = tab_table([r[:4] for r in rows], minimum=(8,))
     return [line + (f"\t{r[4]}" if len(r) > 4 else "") for line, r in zip(lines, rows, strict=True)]
+
+
+def status_table(channels: Mapping[str, Mapping[str, Any]], now: float | None = None) -> list[str]:
+    """``status`` for a person at a terminal: a header, columns aligned with spaces, the uptime as
+    ``2h03m``, and a LAST ERROR column when a channel has one. Scripts (stdout not a terminal) and
+    the shell get :func:`status_lines`, the classic layout."""
+    now = time.time() if now is None else now
+    rows = []
+    for alias in sorted(channels, key=str.casefold):
+        info = channels[alias]
+        state = shown_state(str(info.get("state", "up" if info.get("is_alive") else "failed")))
+        seconds = max(0, int(now - float(info.get("start_time") or now)))
+        error = str(info["last_error"]) if state != "running" and info.get("last_error") else ""
+        rows.append([alias, _target(info), state, human_uptime(seconds), error])
+    if not rows:
+        return []
+    header = ["ALIAS", "USER:PASS@HOST:PORT", "STATE", "UPTIME", "LAST ERROR"]
+    if not any(r[4] for r in rows):
+        header, rows = header[:4], [r[:4] for r in rows]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
+    lines = []
+    for row in (header, *rows):
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        lines.append("  ".join([*cells, row[-1]]).rstrip())
+    return lines
+
+
+def human_uptime(seconds: int) -> str:
+    """``45s``, ``12m05s``, ``2h03m``, ``3d04h``: the two largest units."""
+    minutes, secs = divmod(seconds, 60)
+    hours, mins = divmod(minutes, 60)
+    days, hrs = divmod(hours, 24)
+    if days:
+        return f"{days}d{hrs:02d}h"
+    if hours:
+        return f"{hours}h{mins:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
 
 
 _HINTS: dict[str, str] = {

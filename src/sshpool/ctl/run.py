@@ -9,14 +9,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from sshpool.client import AsyncDaemonClient, Done, Output
+from sshpool.client import AsyncDaemonClient, CommandTimeout, Done, Output
 from sshpool.ctl.format import error_line, result_note
 from sshpool.errors import SSHPoolError
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.selectors import expand, is_glob, terms
 
-__all__ = ["Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
+__all__ = ["TERMINAL", "LineEnd", "Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
 
 
 def is_fanout(target: str) -> bool:
@@ -28,6 +28,22 @@ def selection(target: str) -> str | list[str]:
     """``web1,db*`` as its terms; one alias or glob as itself."""
     parts = terms(target)
     return parts if len(parts) > 1 or "," in target else target
+
+
+@dataclass
+class LineEnd:
+    """Whether what sshpoolctl last wrote, to either stream, ended mid-line: the shell starts a
+    line before its prompt then, so ``run web1 printf x`` does not leave ``xsshpool>``."""
+
+    mid_line: bool = False
+
+    def saw(self, data: bytes) -> None:
+        if data:
+            self.mid_line = not data.endswith(b"\n")
+
+
+#: The terminal this process writes to: every Sink reports what it wrote.
+TERMINAL = LineEnd()
 
 
 @dataclass
@@ -49,11 +65,13 @@ class Sink:
             self.last_out = data[-1:]
         target.write(data)
         target.flush()
+        TERMINAL.saw(data)
 
     def note(self, text: str) -> None:
         self.clear_progress()
         self.notes.write(text + "\n")
         self.notes.flush()
+        TERMINAL.saw(b"\n")
 
     def show_progress(self, text: str) -> None:
         if self.progress:
@@ -74,7 +92,7 @@ async def run_one(
     command: str,
     sink: Sink,
     *,
-    timeout: float | None = None,
+    timeout: CommandTimeout = None,
     input: StdinSource | None = None,
     mode: str | None = None,
 ) -> Result:
@@ -121,7 +139,7 @@ async def run_fanout(
     command: str,
     sink: Sink,
     *,
-    timeout: float | None = None,
+    timeout: CommandTimeout = None,
     input: bytes | None = None,
     notes: bool = True,
     mode: str | None = None,

@@ -22,7 +22,7 @@ from typing import IO, Any, TypeVar
 from sshpool.client import AsyncDaemonClient
 from sshpool.ctl.format import EXIT_ERROR, error_line, exit_status, fanout_status, result_note, status_lines
 from sshpool.ctl.history import History
-from sshpool.ctl.run import Sink, is_fanout, run_fanout, run_one
+from sshpool.ctl.run import TERMINAL, Sink, is_fanout, run_fanout, run_one
 from sshpool.errors import SSHPoolError
 
 __all__ = ["COMMANDS", "OneShot", "Shell"]
@@ -112,6 +112,15 @@ class Shell(cmd.Cmd):
             self._history.record(line)
         return line
 
+    def postcmd(self, stop: bool, line: str) -> bool:
+        """Output that ended mid-line (``printf x``) gets its line ended, so the prompt starts its own."""
+        if self.interactive and TERMINAL.mid_line:
+            sys.stdout.flush()
+            self.stdout.write("\n")
+            self.stdout.flush()
+        TERMINAL.mid_line = False
+        return stop
+
     def postloop(self) -> None:
         with contextlib.suppress(Exception):
             self.call(self.client.aclose)
@@ -149,6 +158,7 @@ class Shell(cmd.Cmd):
     def fail(self, message: str, status: int = EXIT_ERROR) -> None:
         sys.stdout.flush()
         print(f"error: {message}", file=sys.stderr, flush=True)
+        TERMINAL.saw(b"\n")
         self.status = status
 
     def guarded(self, work: Callable[[], Awaitable[int]]) -> None:
@@ -160,6 +170,7 @@ class Shell(cmd.Cmd):
         except KeyboardInterrupt:
             sys.stdout.flush()
             print("^C: cancelled; the daemon stopped the command", file=sys.stderr, flush=True)
+            TERMINAL.saw(b"\n")
             self.status = 130
         sys.stdout.flush()
 

@@ -27,6 +27,7 @@ from sshpool.ctl.format import (
     result_note,
     shown_state,
     status_lines,
+    status_table,
 )
 from sshpool.ctl.input import stdin_stream
 from sshpool.ctl.run import Sink, is_fanout, ordered, run_fanout, run_one, selection
@@ -114,7 +115,8 @@ async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> in
                 sys.stdout.write("\x1b[H\x1b[2J")
             if args.watch:
                 print(f"Every {args.interval:g}s: sshpoolctl status\t{time.strftime('%Y-%m-%d %H:%M:%S')}")
-            for line in status_lines(channels):
+            # A person at a terminal gets a header and a readable uptime; a script the classic tab layout.
+            for line in (status_table if sys.stdout.isatty() else status_lines)(channels):
                 print(line)
             if not channels and not args.watch:
                 say("no channels yet; add one with `sshpoolctl start DSN`")

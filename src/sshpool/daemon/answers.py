@@ -16,6 +16,9 @@ from sshpool.errors import ChannelUnavailableError, HostKeyError, SSHPoolError
 
 __all__ = ["PLAIN_BODIES", "error_answer", "json_answer", "problem", "wants_json"]
 
+#: The seed's plain bodies, byte for byte (SPEC.md: "Keep the plain text bodies OK, NOT FOUND, BAD
+#: REQUEST" for seed clients, which compare them): no newline is added to these, and their detail
+#: is in the problem+json answer. Every other plain error is its detail, ending its line.
 PLAIN_BODIES = {200: "OK", 400: "BAD REQUEST", 404: "NOT FOUND"}
 #: Above this much output a result is encoded off the event loop.
 _ENCODE_IN_THREAD = 1 << 20
@@ -58,7 +61,8 @@ def problem(status: int, code: str, detail: str, *, json_body: bool, alias: str 
         if alias is not None:
             body["alias"] = alias
         return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
-    return PlainTextResponse(PLAIN_BODIES.get(status, detail), status_code=status, headers=headers)
+    text = PLAIN_BODIES.get(status) or detail.rstrip("\n") + "\n"
+    return PlainTextResponse(text, status_code=status, headers=headers)
 
 
 def error_answer(exc: SSHPoolError, *, json_body: bool) -> Response:

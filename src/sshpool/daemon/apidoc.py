@@ -7,15 +7,59 @@ answers agree with them.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Final
 
 from sshpool.core.channel import STATES
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
 from sshpool.defaults import MODES
 
-__all__ = ["DOCS_HTML", "RESPONSES", "body_doc"]
+__all__ = ["RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
+
+#: The groups of /docs, in order, each with the operations it holds.
+TAGS: Final[list[dict[str, Any]]] = [
+    {
+        "name": "channels",
+        "description": "Start, list, change and stop channels; trust a host's key.",
+        "x-operations": ["listChannels", "startChannel", "getChannel", "updateChannel", "stopChannel", "acceptHostKey"],
+    },
+    {
+        "name": "runs",
+        "description": "Run a command on a channel, or on many at once; JSON or live NDJSON output.",
+        "x-operations": ["runCommand", "fanOut"],
+    },
+    {
+        "name": "files",
+        "description": "Copy a file to or from a channel's host, streamed; list and make directories, set modes.",
+        "x-operations": ["putFile", "getFile", "chmodFile", "listDir", "makeDir"],
+    },
+    {"name": "health", "description": "Liveness and readiness; no token.", "x-operations": ["healthz", "readyz"]},
+    {"name": "metrics", "description": "Prometheus metrics.", "x-operations": ["metrics"]},
+]
+
+
+def tag_of(operation_id: str) -> str:
+    """The /docs group of an operation; KeyError for one that no group holds."""
+    for tag in TAGS:
+        if operation_id in tag["x-operations"]:
+            return str(tag["name"])
+    raise KeyError(f"operation {operation_id!r} is in no group of apidoc.TAGS: add it to one")
+
+
+def summary_of(doc: str | None, fallback: str) -> str:
+    """An endpoint's summary: the first sentence of its docstring, however many lines it spans
+    (the rest of the docstring is the description)."""
+    paragraph = " ".join((doc or "").strip().split("\n\n")[0].split())
+    match = re.match(r"(.+?[.!?])(?:\s|$)", paragraph)
+    return (match.group(1) if match else paragraph) or fallback
+
 
 _NUM_OR_NULL: Final = {"type": ["number", "null"]}
+_SECONDS: Final = {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000}
+_NO_LIMIT: Final = {"type": "string", "enum": ["none", "off"]}
+_TIMEOUT_DOC: Final = (
+    'seconds the command may run; "none" (or "off"): no limit; null or absent: the daemon\'s --command-timeout'
+)
 _STR_OR_NULL: Final = {"type": ["string", "null"]}
 
 INFO: Final[dict[str, Any]] = {
@@ -280,7 +324,12 @@ def _streamed_params() -> list[dict[str, Any]]:
     props = _command_props()
     params: list[dict[str, Any]] = [
         {"name": "command", "in": "query", "description": "the command" + only, "schema": props["command"]},
-        {"name": "timeout", "in": "query", "description": "seconds" + only, "schema": {"type": "number"}},
+        {
+            "name": "timeout",
+            "in": "query",
+            "description": "seconds, or none for no limit; absent: the daemon's --command-timeout" + only,
+            "schema": {"anyOf": [_SECONDS, _NO_LIMIT]},
+        },
         {
             "name": "env",
             "in": "query",
@@ -313,7 +362,10 @@ def _streamed_params() -> list[dict[str, Any]]:
 def _command_props() -> dict[str, Any]:
     return {
         "command": {"type": "string", "minLength": 1, "example": "uptime"},
-        "timeout": {"type": ["number", "null"], "exclusiveMinimum": 0, "maximum": 10_000_000},
+        "timeout": {
+            "anyOf": [_SECONDS, _NO_LIMIT, {"type": "null"}],
+            "description": _TIMEOUT_DOC,
+        },
         "input": {"type": ["string", "null"]},
         "env": {"type": ["object", "null"], "additionalProperties": {"type": "string"}},
         "input_b64": {"type": ["string", "null"], "contentEncoding": "base64", "description": "binary stdin"},
@@ -325,32 +377,3 @@ def _command_props() -> dict[str, Any]:
             "description": "exec: a session per command; shell: a warm shell (default: the channel's mode)",
         },
     }
-
-
-DOCS_HTML: Final = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>sshpoold API</title>
-<link rel="icon" type="image/png" href="/static/favicon-32x32.png">
-<link rel="stylesheet" href="/static/swagger-ui.css">
-</head>
-<body>
-<div id="swagger-ui"></div>
-<script src="/static/swagger-ui-bundle.js"></script>
-<script>
-// The spec itself needs the token: ask once per tab and keep it in this tab only.
-let token = sessionStorage.getItem("sshpool-token");
-if (!token) {
-  token = window.prompt("sshpoold token (SSHPOOL_TOKEN or <state-dir>/token)") || "";
-  sessionStorage.setItem("sshpool-token", token);
-}
-window.ui = SwaggerUIBundle({
-  url: "/openapi.json",
-  dom_id: "#swagger-ui",
-  requestInterceptor: (req) => { req.headers["Authorization"] = "Bearer " + token; return req; },
-});
-</script>
-</body>
-</html>
-"""

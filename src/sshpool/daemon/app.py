@@ -24,7 +24,7 @@ from sshpool._version import __version__
 from sshpool.core.pool import Pool
 from sshpool.daemon.allowlist import parse_networks
 from sshpool.daemon.answers import error_answer, problem, wants_json
-from sshpool.daemon.apidoc import RESPONSES, body_doc
+from sshpool.daemon.apidoc import RESPONSES, TAGS, body_doc, summary_of, tag_of
 from sshpool.daemon.audit import AuditLog
 from sshpool.daemon.channels import ChannelEndpoints
 from sshpool.daemon.guard import Guard, host_name
@@ -78,6 +78,7 @@ def create_app(
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        openapi_tags=[{k: v for k, v in tag.items() if k != "x-operations"} for tag in TAGS],
     )
     app.state.api = state
     app.state.metrics = metrics
@@ -122,7 +123,8 @@ def _answer_errors(app: FastAPI) -> None:
 
 def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints) -> None:
     """The route table: method, path, endpoint, operationId, its answers in apidoc.RESPONSES and
-    its body in apidoc.body_doc. An endpoint's summary is its docstring's first line."""
+    its body in apidoc.body_doc, its group in apidoc.TAGS. An endpoint's summary is its docstring's
+    first sentence."""
     routes: list[tuple[str, str, Endpoint, str, str, str | None]] = [
         ("GET", "/channels", channels.list_channels, "listChannels", "list", None),
         ("POST", "/channels", channels.start_channel, "startChannel", "start", "dsn"),
@@ -150,7 +152,8 @@ def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints) ->
             operation_id=op_id,
             responses=RESPONSES[doc],
             openapi_extra=body_doc(body) if body else None,
-            summary=(endpoint.__doc__ or op_id).strip().splitlines()[0],
+            summary=summary_of(endpoint.__doc__, op_id),
+            tags=[tag_of(op_id)],
         )
     r.add_api_route("/docs", channels.docs, methods=["GET"], include_in_schema=False)
     r.add_api_route("/static/{name}", channels.static, methods=["GET"], include_in_schema=False)

@@ -18,10 +18,19 @@ from urllib.parse import parse_qs
 from fastapi import Request
 
 from sshpool.commands import ENV_NAME
-from sshpool.defaults import MODES
+from sshpool.defaults import MODES, NO_LIMIT_WORDS, UNSET, Timeout
 from sshpool.errors import RequestError
 
-__all__ = ["COMMAND_FIELDS", "Body", "CommandSpec", "command_spec", "number", "query_body", "read_body"]
+__all__ = [
+    "COMMAND_FIELDS",
+    "Body",
+    "CommandSpec",
+    "command_spec",
+    "command_timeout",
+    "number",
+    "query_body",
+    "read_body",
+]
 
 
 @dataclass(frozen=True)
@@ -77,13 +86,35 @@ def number(fields: dict[str, Any], name: str, *, minimum: float = 0.0) -> float 
     return float(value)
 
 
+#: What a ``timeout`` may be, for the refusals to say.
+_TIMEOUT_FORMS = 'a number of seconds above 0, "none" for no limit, or null for the daemon\'s --command-timeout'
+
+
+def command_timeout(fields: dict[str, Any]) -> Timeout:
+    """The ``timeout`` field: seconds (> 0); ``"none"`` (or ``"off"``) for no limit (None); absent
+    or null for the daemon's ``--command-timeout`` (UNSET). 0 stays a refusal, as it always was."""
+    value = fields.get("timeout")
+    if value is None:
+        return UNSET
+    if isinstance(value, str):
+        if value in NO_LIMIT_WORDS:
+            return None
+        raise RequestError(f"field 'timeout' must be {_TIMEOUT_FORMS}; got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value <= 0:
+        raise RequestError(f"field 'timeout' must be {_TIMEOUT_FORMS}; got {value!r}")
+    if value > 10**7:
+        raise RequestError("field 'timeout' is too large: at most 10000000 seconds, or \"none\" for no limit")
+    return float(value)
+
+
 @dataclass(frozen=True)
 class CommandSpec:
     """A command request: ``input`` is text (``input``) or bytes (``input_b64``, for binary
-    stdin); ``pty`` asks for a terminal (``requiretty`` sudo, tools that want one)."""
+    stdin); ``pty`` asks for a terminal (``requiretty`` sudo, tools that want one); ``timeout``
+    is seconds, None for no limit, UNSET for the daemon's default."""
 
     command: str
-    timeout: float | None
+    timeout: Timeout
     input: str | bytes | AsyncIterable[bytes] | None
     env: dict[str, str] | None
     raw: bool
@@ -117,9 +148,11 @@ def query_body(query: list[tuple[str, str]]) -> Body:
             raise RequestError(f"query parameter {name!r} given twice")
         elif name == "timeout":
             try:
-                fields[name] = float(value) if value not in ("", "null") else None
+                fields[name] = None if value in ("", "null") else value if value in NO_LIMIT_WORDS else float(value)
             except ValueError:
-                raise RequestError(f"query parameter timeout={value!r} must be a number of seconds") from None
+                raise RequestError(
+                    f"query parameter timeout={value!r} must be a number of seconds, or none for no limit"
+                ) from None
         elif name in ("raw", "pty"):
             if value.lower() not in ("true", "false", "1", "0"):
                 raise RequestError(f"query parameter {name}={value!r} must be true or false")
@@ -141,9 +174,7 @@ def command_spec(body: Body) -> CommandSpec:
     f = body.fields
     if "\x00" in body.text:
         raise RequestError("the command contains a NUL character")
-    timeout = number(f, "timeout")
-    if timeout == 0:
-        raise RequestError("field 'timeout' must be more than 0 seconds, or null for the default")
+    timeout = command_timeout(f)
     stdin: str | bytes | AsyncIterable[bytes] | None = f.get("input")
     if stdin is not None and not isinstance(stdin, str):
         raise RequestError("field 'input' must be a string (sent to the command's stdin), or null")

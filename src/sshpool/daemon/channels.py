@@ -11,9 +11,9 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sshpool.daemon.allowlist import check_allowed
-from sshpool.daemon.apidoc import DOCS_HTML
 from sshpool.daemon.bodies import number, read_body
 from sshpool.daemon.dirs import change_mode, list_tree, make_directory
+from sshpool.daemon.docspage import DOCS_HTML
 from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
 from sshpool.daemon.transfer import download, upload

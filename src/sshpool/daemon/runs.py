@@ -17,7 +17,6 @@ from sshpool.daemon.answers import json_answer
 from sshpool.daemon.bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, query_body, read_body
 from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.streaming import Disconnected, NDJSONStream, OutputLines, StreamedBody, until_disconnect
-from sshpool.defaults import UNSET
 from sshpool.errors import RequestError, SSHPoolError
 from sshpool.result import Result
 from sshpool.selectors import expand, terms
@@ -79,7 +78,7 @@ class RunEndpoints(Endpoints):
                     alias,
                     spec.command,
                     input=spec.input,
-                    timeout=UNSET if spec.timeout is None else spec.timeout,
+                    timeout=spec.timeout,
                     env=spec.env,
                     pty=spec.pty,
                     on_output=on_output,

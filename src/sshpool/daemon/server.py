@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import os
@@ -43,7 +44,7 @@ try:
 except ImportError:  # Windows
     _UVLOOP = None
 
-__all__ = ["HOST_KEY_ADVICE", "Daemon", "bind", "check_startup", "read_config", "sd_notify", "serve"]
+__all__ = ["HOST_KEY_ADVICE", "CannotListen", "Daemon", "bind", "check_startup", "read_config", "sd_notify", "serve"]
 
 #: A refused host key's advice, as its readers meet it: in sshpoolctl's errors, `status`, the REST answers.
 HOST_KEY_ADVICE = KeyAdvice(accept="sshpoolctl hostkey accept {alias}", policy="sshpoold --host-key-policy accept-new")
@@ -77,8 +78,34 @@ def sd_notify(message: str) -> None:
         sock.sendall(message.encode())
 
 
+class CannotListen(Exception):
+    """The address cannot be bound: the message names it and says what to do."""
+
+
 def bind(args: argparse.Namespace) -> socket.socket:
-    """The listening socket: ``--socket`` (mode 0600, by the umask) or ``--host``/``--port``."""
+    """The listening socket: ``--socket`` (mode 0600, by the umask) or ``--host``/``--port``;
+    :class:`CannotListen` naming the address when it cannot be had."""
+    try:
+        return _bind(args)
+    except OSError as exc:
+        host = args.host.strip("[]")
+        where = f"[{host}]:{args.port}" if ":" in host else f"{host}:{args.port}"
+        where = f"unix:{args.socket}" if args.socket else where
+        raise CannotListen(f"cannot listen on {where}: {_why(exc, bool(args.socket))}") from None
+
+
+def _why(exc: OSError, unix: bool) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        other = "--socket PATH" if unix else "--port N"
+        return f"the address is in use (another sshpoold? `sshpoolctl doctor`, or {other})"
+    if exc.errno == errno.EACCES and not unix:
+        return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE; or --port N)"
+    if exc.errno == errno.EADDRNOTAVAIL:
+        return "no interface of this machine has that address (--host)"
+    return exc.strerror or str(exc)
+
+
+def _bind(args: argparse.Namespace) -> socket.socket:
     if args.socket:
         path = Path(args.socket)
         with contextlib.suppress(FileNotFoundError):
@@ -87,6 +114,9 @@ def bind(args: argparse.Namespace) -> socket.socket:
         old = os.umask(0o177)
         try:
             sock.bind(str(path))
+        except OSError:
+            sock.close()
+            raise
         finally:
             os.umask(old)
         return sock
@@ -96,7 +126,11 @@ def bind(args: argparse.Namespace) -> socket.socket:
     # without it every response (headers, then body) waits ~40 ms for a delayed ACK.
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, args.port))
+    try:
+        sock.bind((host, args.port))
+    except OSError:
+        sock.close()
+        raise
     return sock
 
 
@@ -339,6 +373,9 @@ def serve(args: argparse.Namespace, settings: Settings, *, keepalive_explicit: b
     try:
         with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
             return runner.run(daemon.run())
+    except CannotListen as exc:
+        log.error("%s", exc)
+        return 1
     except OSError as exc:
         log.error("cannot listen: %s", exc)
         return 1

@@ -21,7 +21,16 @@ import httpx
 
 from sshpool.client import AsyncDaemonClient as RestClient
 from sshpool.client.discovery import find_daemon, find_token
-from sshpool.client.wire import chunk_of, command_body, http_deadline, ndjson_docs, outcome_of, texts_of
+from sshpool.client.wire import (
+    NO_LIMIT,
+    CommandTimeout,
+    chunk_of,
+    command_body,
+    http_deadline,
+    ndjson_docs,
+    outcome_of,
+    texts_of,
+)
 from sshpool.connection import AsyncConnection, OutputCallback, PasswordPrompt
 from sshpool.defaults import UNSET, Settings, Timeout
 from sshpool.dsn import DSN, make_dsn
@@ -92,17 +101,18 @@ class DaemonRunner:
     ) -> Result:
         if timeout is UNSET:
             timeout = self.command_timeout
-        seconds = float(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
+        wire = _wire_timeout(timeout)
         if is_streamed(input):
-            return await self._stream_input(command, input, seconds, env, pty, on_output)
+            return await self._stream_input(command, input, wire, env, pty, on_output)
         assert input is None or isinstance(input, (str, bytes, bytearray, memoryview))
         input = bytes(input) if isinstance(input, (bytearray, memoryview)) else input
-        body = command_body(command, input=input, timeout=seconds, env=env, pty=pty)
+        body = command_body(command, input=input, timeout=wire, env=env, pty=pty)
         # The daemon stops the command at its deadline and answers; the margin covers the answer.
-        http_timeout = httpx.Timeout(http_deadline(seconds or Settings.command_timeout), connect=10.0)
+        # With no limit there is no deadline to wait for: the answer comes when the command ends.
+        http_timeout = httpx.Timeout(http_deadline(wire), connect=10.0)
         if on_output is not None:
             return await self._stream(command, body, http_timeout, on_output)
-        with self.client.errors.mapping(http_timeout.read or 0):
+        with self.client.errors.mapping(http_timeout.read):
             try:
                 r = await self.client.http.post(self.client.channel_path(self.alias), json=body, timeout=http_timeout)
             except httpx.TimeoutException as exc:
@@ -114,7 +124,7 @@ class DaemonRunner:
         self,
         command: str,
         input: StdinSource | None,
-        seconds: float | None,
+        seconds: CommandTimeout,
         env: Mapping[str, str] | None,
         pty: bool,
         on_output: OutputCallback | None,
@@ -140,7 +150,7 @@ class DaemonRunner:
         last: dict[str, Any] | None = None
         headers = {"Accept": "application/x-ndjson, application/json"}
         path = self.client.channel_path(self.alias)
-        with self.client.errors.mapping(http_timeout.read or 0):
+        with self.client.errors.mapping(http_timeout.read):
             try:
                 async with self.client.http.stream("POST", path, json=body, headers=headers, timeout=http_timeout) as r:
                     await self.client.errors.check(r, self.alias)
@@ -188,6 +198,16 @@ class DaemonRunner:
     async def aclose(self) -> None:
         if self.owns_client:
             await self.client.aclose()
+
+
+def _wire_timeout(timeout: Timeout) -> CommandTimeout:
+    """The library's timeout as the REST API takes it: seconds as they are, None (no limit) as
+    ``"none"``, and UNSET (the default) as nothing, which leaves it to the daemon's --command-timeout."""
+    if timeout is None:
+        return NO_LIMIT
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        return float(timeout)
+    return None
 
 
 class AsyncDaemonClient(RestClient):

@@ -15,7 +15,7 @@ from sshpool.runners.remote import AsyncDaemonClient
 from sshpool.trees import Progress
 
 if TYPE_CHECKING:
-    from sshpool.client.wire import Done, Output  # annotations only: sync sits beside the client
+    from sshpool.client.wire import CommandTimeout, Done, Output  # annotations only: sync sits beside the client
 
 from sshpool.sync.connection import Connection
 
@@ -102,7 +102,7 @@ class DaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Result:
@@ -114,7 +114,7 @@ class DaemonClient:
         command: str,
         *,
         input: StdinSource | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
         pty: bool = False,
@@ -131,7 +131,7 @@ class DaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> dict[str, Result | SSHPoolError]:
@@ -143,7 +143,7 @@ class DaemonClient:
         channels: str | list[str] = "*",
         *,
         input: bytes | str | None = None,
-        timeout: float | None = None,
+        timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
     ) -> Iterator[Output | Done]:
