@@ -10,3 +10,8 @@ class ClassicHelpFormatter(argparse.HelpFormatter):
 
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=21)
+
+    def start_section(self, heading: str | None) -> None:
+        # Python 3.10 renamed argparse's "optional arguments:" to "options:"; the classic name
+        # stays, in sub-commands' help too, so every screen of one tool reads the same.
+        super().start_section("optional arguments" if heading == "options" else heading)

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sshpool import DSN, DSNError
-from tests.support.daemon import Daemon, clean_env, start_daemon
+from tests.support.daemon import Daemon, clean_env, daemon_running
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -38,14 +38,8 @@ def by_mode(daemon: Daemon) -> dict[str, float]:
 @pytest.fixture
 def two_modes(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator[Daemon]:
     where = f"{test_user.name}@{sshd.host}:{sshd.port}"
-    d = start_daemon(tmp_path, "--channel", f"fast://{where}?mode=shell", "--channel", f"plain://{where}")
-    try:
-        d.wait_state("fast")
-        d.wait_state("plain")
-        yield d
-    finally:
-        if d.alive():
-            d.stop()
+    channels = ("--channel", f"fast://{where}?mode=shell", "--channel", f"plain://{where}")
+    yield from daemon_running(tmp_path, *channels, up=("fast", "plain"))
 
 
 def test_the_channel_info_shows_its_mode_and_survives_a_restart(two_modes: Daemon) -> None:

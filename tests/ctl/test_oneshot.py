@@ -12,7 +12,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from hashlib import sha256
 from pathlib import Path
 from typing import Any
@@ -31,19 +30,6 @@ from tests.support.readme import blocks, section
 pytestmark = pytest.mark.timeout(120)
 
 CTL = str(Path(sys.executable).with_name("sshpoolctl"))
-
-
-@pytest.fixture
-def pool(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator[Daemon]:
-    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
-    d = start_daemon(tmp_path, "--channel", f"web1://{where}", "--channel", f"db1://{where}")
-    try:
-        d.wait_state("web1")
-        d.wait_state("db1")
-        yield d
-    finally:
-        if d.alive():
-            d.stop()
 
 
 def env_for(daemon: Daemon | None, **extra: str) -> dict[str, str]:
@@ -271,6 +257,12 @@ def test_version_help_and_completion_scripts() -> None:
         assert subprocess.run(["zsh", "-n"], input=zsh, text=True, check=False).returncode == 0
     bad = ctl(None, "--print-completion", "fish")
     assert bad.returncode == 255 and "invalid choice" in bad.stderr
+
+
+def test_a_subcommands_help_reads_like_the_top_level_help() -> None:
+    help_text = ctl(None, "run", "-h").stdout
+    assert help_text.startswith("usage: sshpoolctl run [-h]")
+    assert "\noptional arguments:\n" in help_text and "\noptions:\n" not in help_text
 
 
 def test_bash_completion_asks_the_daemon_for_aliases(pool: Daemon) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pexpect
 import pytest
 
-from tests.support.daemon import Daemon, clean_env, daemon_running, free_port, start_daemon
+from tests.support.daemon import Daemon, clean_env, daemon_running, free_port
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -115,20 +115,6 @@ def test_the_seed_transcript_reproduces_line_for_line(
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
-
-
-@pytest.fixture
-def pool(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> Iterator[Daemon]:
-    """A daemon with two channels to the test sshd: web1 and db1."""
-    where = f"{test_user.name}@{sshd.host}:{sshd.port}"
-    d = start_daemon(tmp_path, "--channel", f"web1://{where}", "--channel", f"db1://{where}")
-    try:
-        d.wait_state("web1")
-        d.wait_state("db1")
-        yield d
-    finally:
-        if d.alive():
-            d.stop()
 
 
 def test_tab_completes_commands_and_aliases(pool: Daemon, tmp_path: Path) -> None:

@@ -197,10 +197,15 @@ def daemon_json(state_dir: Path) -> dict[str, Any]:
     return data
 
 
-def daemon_running(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Iterator[Daemon]:
-    """Body of a fixture: ``yield from daemon_running(tmp_path)``; stops the daemon afterwards."""
+def daemon_running(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None, up: tuple[str, ...] = ()
+) -> Iterator[Daemon]:
+    """Body of a fixture: ``yield from daemon_running(tmp_path)``, once each channel in ``up`` is
+    up; stops the daemon afterwards."""
     d = start_daemon(tmp_path, *args, env=env)
     try:
+        for alias in up:
+            d.wait_state(alias)
         yield d
     finally:
         if d.alive():

@@ -67,7 +67,9 @@ def grammar() -> Grammar:
     subs = parser.add_subparsers(dest="verb", title="commands", metavar="COMMAND")
 
     def sub(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = subs.add_parser(name, help=help_text, description=help_text)
+        p = subs.add_parser(
+            name, prog=f"sshpoolctl {name}", help=help_text, description=help_text, formatter_class=ClassicHelpFormatter
+        )
         p.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="machine-readable output")
         return p
 

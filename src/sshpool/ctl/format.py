@@ -152,8 +152,8 @@ def error_line(exc: SSHPoolError) -> str:
     hint = _HINTS.get(exc.code, "")
     if exc.code in ("host_key_unknown", "host_key_changed") and "hostkey accept" not in text and exc.alias:
         hint = f"check the fingerprint, then trust it with `sshpoolctl hostkey accept {exc.alias}`"
-    if isinstance(exc, DaemonUnavailableError):
-        hint = ""
+    if isinstance(exc, DaemonUnavailableError) or (exc.code == "bad_dsn" and "alias://" in text):
+        hint = ""  # the message already says where to look, or what the form is
     if hint and hint not in text:
         text = f"{text} — {hint}"
     return text
