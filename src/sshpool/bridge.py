@@ -15,7 +15,7 @@ import functools
 import queue
 import threading
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
 from typing import ParamSpec, Protocol, TypeVar
 
 import anyio
@@ -73,7 +73,7 @@ def call(fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) ->
     return portal().call(functools.partial(fn, *args, **kwargs))
 
 
-def iterate(agen: AsyncIterator[T]) -> Iterator[T]:
+def iterate(agen: AsyncIterator[T]) -> Generator[T, None, None]:
     """Blocking iteration over an async iterator that lives in the loop thread; closing the
     iterator early closes ``agen`` there (so a request or a command is not left open)."""
     try:

@@ -103,7 +103,7 @@ class ChunkIterator:
         return next(self._chunks)
 
     def close(self) -> None:
-        self._chunks.close()  # type: ignore[attr-defined]
+        self._chunks.close()
 
     def __enter__(self) -> ChunkIterator:
         return self
