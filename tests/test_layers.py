@@ -31,6 +31,7 @@ VALUES = {
     "clihelp",
     "selectors",
     "inputs",
+    "outframes",
     "_version",
 }
 PACKAGES = {"core", "connection", "client", "runners", "daemon", "ctl"}

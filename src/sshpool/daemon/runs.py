@@ -1,5 +1,5 @@
-"""Running commands: on one channel (JSON, or NDJSON live output; stdin in the body or streamed),
-and on many at once (POST /run), with the channel selection rule of :mod:`sshpool.selectors`."""
+"""Running commands: on one channel (JSON, NDJSON live output, or output frames; stdin in the body
+or streamed), and on many at once (POST /run), with the channel selection rule of :mod:`sshpool.selectors`."""
 
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.types import Receive
 
 from sshpool.daemon.answers import json_answer
 from sshpool.daemon.bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, query_body, read_body
 from sshpool.daemon.endpoints import Endpoints, client_key
+from sshpool.daemon.framestream import FrameStream
 from sshpool.daemon.streaming import Disconnected, NDJSONStream, OutputLines, StreamedBody, until_disconnect
 from sshpool.errors import RequestError, SSHPoolError
-from sshpool.result import Result
+from sshpool.outframes import CONTENT_TYPE as FRAMES
+from sshpool.result import OutputCallback, Result
 from sshpool.selectors import expand, terms
 
 __all__ = ["RunEndpoints"]
@@ -43,6 +46,8 @@ class RunEndpoints(Endpoints):
             spec = command_spec(await read_body(request, "command", COMMAND_FIELDS))
         client = client_key(request)
         rid = request.scope["state"].get("request_id", "")
+        if FRAMES in request.headers.get("accept", ""):
+            return self._framed(request, channel.alias, spec, client, rid, watch)
         if "application/x-ndjson" in request.headers.get("accept", ""):
 
             async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
@@ -59,6 +64,18 @@ class RunEndpoints(Endpoints):
             self.audit(request, "run", alias=channel.alias, command=spec.command, error="client_disconnected")
             return Response(status_code=499)
         return await json_answer(result.to_dict(raw=spec.raw), output_bytes=_output_bytes(result))
+
+    def _framed(
+        self, request: Request, alias: str, spec: CommandSpec, client: str, rid: str, watch: Receive
+    ) -> FrameStream:
+        """The framed answer (:mod:`sshpool.outframes`): the output bytes as they come, then the
+        outcome, which is the NDJSON stream's last line (a refusal too is an outcome, with its code)."""
+
+        async def produce(on_output: OutputCallback) -> dict[str, Any]:
+            result = await self._run_or_error(request, alias, spec, client, on_output=on_output)
+            return result.to_dict(raw=spec.raw, output=False)
+
+        return FrameStream(produce, rid, watch)
 
     async def _run_one(
         self,
