@@ -24,23 +24,24 @@ from sshpool.client.errors import ErrorMap
 from sshpool.client.files import download, upload
 from sshpool.client.trees import RestRemote
 from sshpool.client.wire import (
+    ACCEPT_FRAMES,
     ACCEPT_NDJSON,
     CommandRequest,
     CommandTimeout,
     Done,
     Output,
     command_body,
-    command_events,
     command_request,
     fanout_events,
+    frame_events,
     http_deadline,
     http_timeout,
     ndjson_docs,
     outcome_of,
     started_of,
 )
-from sshpool.errors import SSHPoolError
-from sshpool.inputs import StdinSource, is_streamed
+from sshpool.errors import HostKeyError, SSHPoolError
+from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.trees import Progress, get_tree, put_tree
 
@@ -233,21 +234,23 @@ class AsyncDaemonClient:
         ``timeout`` is seconds; None is the daemon's default (``--command-timeout``), and
         ``"none"`` (:data:`~sshpool.client.wire.NO_LIMIT`) no limit: the answer is then awaited as long
         as the command runs."""
-        if is_streamed(input):
-            events = self.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode)
+        events = self.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode)
+        try:
             async with contextlib.aclosing(events):
                 async for event in events:
                     if isinstance(event, Result):
                         return event
-            raise AssertionError("the stream always ends with a Result")  # pragma: no cover
-        request = command_request(command, input=input, timeout=timeout, env=env, mode=mode)
-        deadline = http_deadline(timeout)
-        with self.errors.mapping(deadline, command=True):
-            resp = await self.http.post(
-                self.channel_path(alias), json=request.json, timeout=http_timeout(deadline, self.timeout)
-            )
-        await self.errors.check(resp, alias)
-        return Result.from_dict(resp.json(), alias=alias, command=command)
+        except HostKeyError as exc:  # the frames' outcome has no fingerprint: the channel's info does
+            if exc.fingerprint is None:
+                exc.fingerprint = await self._offered_key(alias)
+            raise
+        raise AssertionError("the stream always ends with a Result")  # pragma: no cover
+
+    async def _offered_key(self, alias: str) -> str | None:
+        with contextlib.suppress(SSHPoolError):
+            key = (await self.info(alias)).get("host_key")
+            return str(key).split()[-1] if key else None
+        return None
 
     async def stream(
         self,
@@ -266,8 +269,8 @@ class AsyncDaemonClient:
         iterator of bytes: it is streamed. Leaving the loop early (or cancelling) closes the
         request, and the daemon stops the command."""
         request = command_request(command, input=input, timeout=timeout, env=env, mode=mode, pty=pty)
-        docs = self._ndjson(self.channel_path(alias), request, http_deadline(timeout), alias)
-        async with contextlib.aclosing(command_events(docs, alias, command, keep=keep)) as events:
+        pieces = self._body(self.channel_path(alias), request, http_deadline(timeout), alias, ACCEPT_FRAMES)
+        async with contextlib.aclosing(frame_events(pieces, alias, command, keep=keep)) as events:
             async for event in events:
                 yield event
                 if isinstance(event, Result):
@@ -311,33 +314,43 @@ class AsyncDaemonClient:
             async for event in events:
                 yield event
 
-    def _ndjson(
+    async def _ndjson(
         self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
     ) -> AsyncGenerator[dict[str, Any], None]:
-        if request.stdin is not None:
-            return self._duplex_ndjson(path, request, deadline, alias)
-        return self._posted_ndjson(path, request, deadline, alias)
+        pieces = self._body(path, request, deadline, alias, ACCEPT_NDJSON)
+        async with contextlib.aclosing(pieces):
+            async for doc in ndjson_docs(pieces):
+                yield doc
 
-    async def _posted_ndjson(
-        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
-    ) -> AsyncGenerator[dict[str, Any], None]:
-        headers = {"Accept": ACCEPT_NDJSON}
+    def _body(
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None, accept: str
+    ) -> AsyncGenerator[bytes, None]:
+        """The body of a command's streamed answer (NDJSON or frames, as ``accept`` asks), in pieces."""
+        if request.stdin is not None:
+            return self._duplex(path, request, deadline, alias, accept)
+        return self._posted(path, request, deadline, alias, accept)
+
+    async def _posted(
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None, accept: str
+    ) -> AsyncGenerator[bytes, None]:
         with self.errors.mapping(deadline, command=True):
             timeout = http_timeout(deadline, self.timeout)
+            headers = {"Accept": accept}
             async with self.http.stream("POST", path, json=request.json, headers=headers, timeout=timeout) as resp:
                 await self.errors.check(resp, alias)
-                async for doc in ndjson_docs(resp.aiter_bytes()):
-                    yield doc
+                async for piece in resp.aiter_raw():
+                    yield piece
 
-    async def _duplex_ndjson(
-        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None
-    ) -> AsyncGenerator[dict[str, Any], None]:
+    async def _duplex(
+        self, path: str, request: CommandRequest, deadline: float | None, alias: str | None, accept: str
+    ) -> AsyncGenerator[bytes, None]:
         """The streamed-stdin form: stdin goes up while the output comes down (see
-        :mod:`sshpool.client.duplex`); once the result is in, the upload stops, as ssh does."""
+        :mod:`sshpool.client.duplex`); once the consumer has the result and closes this, the
+        upload stops, as ssh does."""
         assert request.stdin is not None
         url = self.http.base_url.join(httpx.URL(path, params=request.params))
         fields = {k: v for k, v in self.http.headers.items() if k.lower() not in ("accept", "content-length")}
-        fields.update({"Accept": ACCEPT_NDJSON, "Content-Type": "application/octet-stream"})
+        fields.update({"Accept": accept, "Content-Type": "application/octet-stream"})
         with self.errors.mapping(deadline, command=True):
             exchange = await open_exchange(
                 self.endpoint.url,
@@ -356,9 +369,7 @@ class AsyncDaemonClient:
                         exchange.status, headers=exchange.headers, content=content, request=httpx.Request("POST", url)
                     )
                     raise self.errors.response_error(answer, alias)
-                async for doc in ndjson_docs(exchange.body()):
-                    yield doc
-                    if "stream" not in doc:
-                        return  # the result: nothing more to send or read
+                async for piece in exchange.body():
+                    yield piece
         finally:
             await exchange.aclose()

@@ -17,9 +17,12 @@ import httpx
 
 from sshpool.errors import SSHPoolError, error_from_code
 from sshpool.inputs import StdinSource, is_streamed, stdin_of
+from sshpool.outframes import CONTENT_TYPE, OUTCOME, STDERR, FrameDecoder
+from sshpool.outframes import outcome_of as frame_outcome
 from sshpool.result import Result
 
 __all__ = [
+    "ACCEPT_FRAMES",
     "ACCEPT_NDJSON",
     "COMMAND_TIMEOUT",
     "MARGIN",
@@ -35,6 +38,7 @@ __all__ = [
     "command_events",
     "command_request",
     "fanout_events",
+    "frame_events",
     "http_deadline",
     "http_timeout",
     "ndjson_docs",
@@ -57,6 +61,8 @@ CommandTimeout = float | Literal["none"] | None
 """A command's timeout as it goes up: seconds, :data:`NO_LIMIT`, or None for the daemon's default."""
 #: What a command's live output is asked as; an error still comes as problem+json.
 ACCEPT_NDJSON = "application/x-ndjson, application/problem+json"
+#: What one command's output is asked as (:mod:`sshpool.outframes`): bytes as they are, no JSON.
+ACCEPT_FRAMES = f"{CONTENT_TYPE}, application/problem+json"
 #: ``error`` codes of a command that started: these stay Results (``check()`` raises for them).
 STARTED = frozenset({"timeout", "link_lost", "channel_stopped", "signal", "command_failed"})
 
@@ -248,6 +254,29 @@ async def command_events(
                 raise outcome
             yield replace(outcome, **texts_of(out["stdout"], out["stderr"]))
             return
+
+
+async def frame_events(
+    pieces: AsyncGenerator[bytes, None], alias: str, command: str, *, keep: bool = True
+) -> AsyncGenerator[tuple[str, bytes] | Result, None]:
+    """:func:`command_events` for a frames answer (:mod:`sshpool.outframes`): the same chunks
+    and Result, read from the bytes as they came; ends early when the body does."""
+    out: dict[str, bytearray] = {"stdout": bytearray(), "stderr": bytearray()}
+    decoder = FrameDecoder()
+    async with contextlib.aclosing(pieces):
+        async for piece in pieces:
+            for kind, payload in decoder.feed(piece):
+                if kind == OUTCOME:
+                    outcome = outcome_of(frame_outcome(payload), alias, command)
+                    if isinstance(outcome, SSHPoolError):
+                        raise outcome
+                    yield replace(outcome, **texts_of(out["stdout"], out["stderr"]))
+                    return
+                stream = "stderr" if kind == STDERR else "stdout"
+                data = bytes(payload)
+                if keep:
+                    out[stream] += data
+                yield stream, data
 
 
 async def fanout_events(
