@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.readme import README, blocks, section
 
-TESTED_ELSEWHERE = ("## The Python library",)
+TESTED_ELSEWHERE = ("## The Python library", "### Big output: frames")
 
 
 def test_the_readme_names_the_two_commands() -> None:

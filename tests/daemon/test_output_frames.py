@@ -17,6 +17,7 @@ import pytest
 from sshpool.outframes import CONTENT_TYPE, OUTCOME, STDERR, STDOUT, FrameDecoder, outcome_of
 from tests.support.daemon import Daemon, daemon_running
 from tests.support.faults import daemon_session_pids, signal_pids, user_processes, wait_until
+from tests.support.readme import README, blocks, section
 from tests.support.sshd import descendants_of_many
 
 pytestmark = pytest.mark.timeout(120)
@@ -184,3 +185,14 @@ def test_a_client_that_goes_away_mid_stream_cancels_the_command(daemon: Daemon, 
         assert bytes(got.out[STDOUT]) == b"first\n" and got.outcome is None
     wait_until(lambda: not user_processes(test_user.name, "sleep 432[5]"), 10)
     assert "client went away" in daemon.log_text()
+
+
+def test_the_readme_example_reads_frames_with_the_standard_library(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    for d in daemon_running(tmp_path, "--channel", f"db1://{test_user.name}@127.0.0.1:{sshd.port}", up=("db1",)):
+        monkeypatch.setenv("SSHPOOL_URL", d.url.rstrip("/"))
+        monkeypatch.setenv("SSHPOOL_TOKEN", d.token)
+        (block,) = blocks(section("### Big output: frames"), "python")
+        exec(compile(block, str(README), "exec"), {"__name__": "readme"})  # noqa: S102  (our own README)
+        assert capsys.readouterr().out == "10000000 0\n"

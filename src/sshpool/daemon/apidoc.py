@@ -156,6 +156,19 @@ _LINKS: Final = {
     )
 }
 _NDJSON: Final = {"application/x-ndjson": {"schema": {"type": "string"}}}
+_FRAMES: Final = {
+    "application/x-sshpool-frames": {
+        "schema": {
+            "type": "string",
+            "format": "binary",
+            "description": (
+                "Output frames (Accept: application/x-sshpool-frames): each a type byte, a 4-byte big-endian "
+                "payload length, the payload. `1` a stdout chunk, `2` a stderr chunk (raw bytes), then once, "
+                "last, `=` the outcome: a UTF-8 JSON object, the NDJSON stream's last line."
+            ),
+        }
+    }
+}
 
 RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     "list": {
@@ -178,7 +191,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
         **_COMMON,
     },
     "run": {
-        200: _json("the result, also for a non-zero exit code", RESULT, **_NDJSON),
+        200: _json("the result, also for a non-zero exit code", RESULT, **_NDJSON, **_FRAMES),
         404: _error("unknown alias"),
         503: _error("channel unavailable or shutting down; see Retry-After"),
         **_COMMON,
