@@ -33,6 +33,8 @@ VALUES = {
     "inputs",
     "outframes",
     "_version",
+    "locate",
+    "waits",
 }
 PACKAGES = {"core", "connection", "client", "runners", "daemon", "ctl"}
 SINGLES = {"bridge", "sync", "digitalocean", "__init__"}
@@ -56,8 +58,9 @@ RULES: dict[str, tuple[int, set[str], set[str]]] = {
     "__init__": (6, {"values"}, set()),
 }
 # Where an sshpool import inside a function is the point: the package root's lazy names, and
-# sshpoold's parser, which keeps `sshpoold -h` from loading the server.
-DEFERRED_OK = {"sshpool", "sshpool.daemon.cli"}
+# sshpoold's parser, which keeps `sshpoold -h` from loading the server, and sshpoolctl's lean
+# front door, which loads the full CLI (or its error table) only for the calls that need it.
+DEFERRED_OK = {"sshpool", "sshpool.daemon.cli", "sshpool.ctl.lean"}
 
 
 @dataclass

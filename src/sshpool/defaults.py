@@ -15,6 +15,8 @@ from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
+from sshpool.locate import state_dir
+
 __all__ = [
     "HOST_KEY_POLICIES",
     "MODES",
@@ -225,9 +227,4 @@ _FIELDS: Final[dict[str, Field[Any]]] = {f.name: f for f in fields(Settings)}
 
 def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
     """``SSHPOOL_STATE_DIR``, else ``$XDG_STATE_HOME/sshpool``, else ``~/.local/state/sshpool``."""
-    env = os.environ if environ is None else environ
-    if env.get("SSHPOOL_STATE_DIR"):
-        return Path(env["SSHPOOL_STATE_DIR"]).expanduser()
-    xdg = env.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path(env.get("HOME") or Path.home()) / ".local" / "state"
-    return base / "sshpool"
+    return Path(state_dir(environ))

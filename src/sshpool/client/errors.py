@@ -67,6 +67,28 @@ class ErrorMap:
             await resp.aread()
             raise self.response_error(resp, alias)
 
+    def answer_error(
+        self, status: int, headers: dict[str, str], body: bytes, method: str, path: str, alias: str | None = None
+    ) -> SSHPoolError | OSError:
+        """:meth:`response_error` for an answer read without httpx (sshpoolctl's lean path over a
+        plain socket), so there is still one table."""
+        request = httpx.Request(method, self.endpoint.url + path)
+        return self.response_error(httpx.Response(status, headers=headers, content=body, request=request), alias)
+
+    def socket_error(
+        self, exc: OSError, deadline: float | None, *, garbled: bool = False, command: bool = False
+    ) -> SSHPoolError:
+        """:meth:`transport_error` for a plain socket's failure after the request went out: a
+        timeout, a connection lost, or (``garbled``) bytes that were not the answer expected."""
+        cause: httpx.HTTPError
+        if isinstance(exc, TimeoutError):
+            cause = httpx.ReadTimeout(str(exc))
+        elif garbled:
+            cause = httpx.RemoteProtocolError(str(exc))
+        else:
+            cause = httpx.ReadError(str(exc))
+        return self.transport_error(cause, deadline, command=command)
+
     def not_running(self) -> DaemonUnavailableError:
         hint = "start it with `sshpoold`"
         if self.endpoint.source not in ("default", "argument"):

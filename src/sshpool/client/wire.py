@@ -11,7 +11,7 @@ import contextlib
 import json
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 import httpx
 
@@ -20,6 +20,7 @@ from sshpool.inputs import StdinSource, is_streamed, stdin_of
 from sshpool.outframes import CONTENT_TYPE, OUTCOME, STDERR, FrameDecoder
 from sshpool.outframes import outcome_of as frame_outcome
 from sshpool.result import Result
+from sshpool.waits import COMMAND_TIMEOUT, MARGIN, NO_LIMIT, http_deadline
 
 __all__ = [
     "ACCEPT_FRAMES",
@@ -48,15 +49,8 @@ __all__ = [
     "texts_of",
 ]
 
-#: A command's HTTP deadline is its own timeout plus this margin, so the daemon's answer (with the
-#: partial output of a timed-out command) arrives before the client gives up.
-MARGIN = 10.0
-#: The daemon's default command timeout, used for the HTTP deadline when the caller gives none.
-COMMAND_TIMEOUT = 600.0
 #: File transfers have no overall deadline (a big file on a slow link takes what it takes).
 TRANSFER_TIMEOUT = httpx.Timeout(None, connect=10.0)
-#: A command's ``timeout`` that says "no limit", as the REST API takes it (``"timeout": "none"``).
-NO_LIMIT: Final = "none"
 CommandTimeout = float | Literal["none"] | None
 """A command's timeout as it goes up: seconds, :data:`NO_LIMIT`, or None for the daemon's default."""
 #: What a command's live output is asked as; an error still comes as problem+json.
@@ -146,14 +140,6 @@ def command_request(
     stdin = stdin_of(input)
     assert stdin is not None and not isinstance(stdin, bytes)
     return CommandRequest(params=params, stdin=stdin)
-
-
-def http_deadline(timeout: CommandTimeout) -> float | None:
-    """How long to wait for the answer to a command that may run ``timeout`` seconds: None (no
-    deadline) for a command with no limit."""
-    if timeout == NO_LIMIT:
-        return None
-    return (float(timeout) if timeout is not None else COMMAND_TIMEOUT) + MARGIN
 
 
 def http_timeout(deadline: float | None, connect: float = 10.0) -> float | httpx.Timeout:

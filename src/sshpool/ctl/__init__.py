@@ -1,5 +1,7 @@
-"""``sshpoolctl``: the interactive shell and the one-shot verbs, over the REST client only."""
+"""``sshpoolctl``: the interactive shell and the one-shot verbs, over the REST client only. The
+entry point is the lean front door (:mod:`sshpool.ctl.lean`), which hands what it does not do
+itself to the full CLI (:mod:`sshpool.ctl.cli`)."""
 
-from sshpool.ctl.cli import main
+from sshpool.ctl.lean import main
 
 __all__ = ["main"]

@@ -1,5 +1,5 @@
 import sys
 
-from sshpool.ctl.cli import main
+from sshpool.ctl.lean import main
 
 sys.exit(main())

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import os
 import sys
@@ -22,7 +21,7 @@ from sshpool.client import NO_LIMIT, AsyncDaemonClient, CommandTimeout, find_dae
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
-from sshpool.ctl.say import emit_json, say
+from sshpool.ctl.say import emit_json, reader_gone, say
 from sshpool.ctl.shell import OneShot, Shell
 from sshpool.ctl.verbs import SHELL_VERBS, run_verb
 from sshpool.defaults import MODES, Settings
@@ -254,14 +253,4 @@ def main(argv: Sequence[str] | None = None) -> int:
         say("interrupted: the command was cancelled")
         return 130
     except BrokenPipeError:
-        return _reader_gone()
-
-
-def _reader_gone() -> int:
-    """stdout's reader went away (``| head``): the remote command was stopped when its stream
-    closed; end quietly, as a filter does, and keep Python from failing again at exit on the
-    flush of a dead pipe."""
-    with contextlib.suppress(OSError):
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    return EXIT_ERROR
+        return reader_gone()

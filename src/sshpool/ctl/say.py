@@ -4,10 +4,17 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
-from typing import Any
 
-__all__ = ["emit_json", "say"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["EXIT_ERROR", "emit_json", "reader_gone", "say"]
+
+#: ssh's rule: every local or daemon-side error.
+EXIT_ERROR = 255
 
 
 def say(text: str) -> None:
@@ -18,3 +25,15 @@ def say(text: str) -> None:
 
 def emit_json(doc: Any) -> None:
     print(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), flush=True)
+
+
+def reader_gone() -> int:
+    """stdout's reader went away (``| head``): the remote command was stopped when its stream
+    closed; end quietly, as a filter does, and keep Python from failing again at exit on the
+    flush of a dead pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    return EXIT_ERROR
