@@ -30,7 +30,10 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Final
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing is not imported at run time: sshpoolctl's lean path reads frames
+    from typing import Any, Final
 
 __all__ = [
     "CONTENT_TYPE",
