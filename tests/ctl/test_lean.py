@@ -8,6 +8,7 @@ import hashlib
 import subprocess
 import sys
 
+from sshpool import __version__
 from sshpool.ctl.lean import MODES
 from sshpool.defaults import MODES as SETTINGS_MODES
 from tests.ctl.test_oneshot import ctl, env_for
@@ -77,3 +78,9 @@ def test_megabytes_of_binary_output_arrive_byte_exact_with_stderr_apart(pool: Da
 
 def test_the_modes_it_knows_are_the_settings_modes() -> None:
     assert MODES == SETTINGS_MODES
+
+
+def test_version_is_lean_and_reads_as_before(pool: Daemon) -> None:
+    shown, names = loaded(pool, "--version")
+    assert (shown.returncode, shown.stdout.decode()) == (0, f"sshpoolctl {__version__}\n")
+    assert not names & set(HEAVY)

@@ -22,6 +22,7 @@ import stat
 import sys
 import termios
 
+from sshpool._version import __version__
 from sshpool.ctl.rawhttp import Answer, Exchange, ProtocolError
 from sshpool.ctl.say import EXIT_ERROR, emit_json, reader_gone, say
 from sshpool.ctl.statusview import status_lines, status_table
@@ -74,6 +75,8 @@ def _full(argv: Sequence[str] | None) -> int:
 
 def _parse(words: list[str]) -> Callable[[], int]:
     """The call for ``words``, or :class:`_Full`. Top level: ``--host H``, ``--port P``, ``--json``."""
+    if words == ["--version"]:
+        return _version
     host = port = None
     json_out = False
     while words and words[0].startswith("-"):
@@ -95,6 +98,11 @@ def _parse(words: list[str]) -> Callable[[], int]:
     if verb == "status":
         return _status_call(daemon, rest, json_out)
     return _stop_call(daemon, rest, json_out)
+
+
+def _version() -> int:
+    print(f"sshpoolctl {__version__}")
+    return 0
 
 
 def _option(words: list[str], with_value: tuple[str, ...]) -> tuple[str, str, list[str]]:
