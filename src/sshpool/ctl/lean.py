@@ -1,15 +1,13 @@
 """``sshpoolctl``'s front door: the one-shot verbs scripts call in loops (``run ALIAS CMD``,
-``status``, ``stop``), done with the stdlib's lightest parts, and everything else handed to the
-full CLI (:mod:`sshpool.ctl.cli`).
+``status``, ``stop``, ``--version``) done with the stdlib's lightest parts; the rest is the full
+CLI's (:mod:`sshpool.ctl.cli`).
 
 A shell loop pays for a new Python process per call, so what runs before the request is the
 whole cost: no argparse, httpx, asyncio, ssl, dataclasses or typing here; one socket, a few lines of
-HTTP/1.1 (:mod:`sshpool.ctl.rawhttp`) and the framed output (:mod:`sshpool.outframes`) written to
-stdout and stderr as it arrives. What this path does not know — another verb or flag, ``--help``,
-stdin with data on it, a fan-out, TLS, a daemon that cannot be reached — goes to the full CLI
-*before* any request is sent, so nothing runs twice and every message and exit status is the full
-CLI's. Answers that are errors are turned into text by the full CLI's own code (imported then), so
-the lean path has no error table of its own.
+HTTP/1.1 (:mod:`sshpool.ctl.rawhttp`) and the output frames (:mod:`sshpool.outframes`) written as
+they arrive. What this path does not know (another verb or flag, ``--help``, stdin with data on it,
+a fan-out, TLS, a daemon that cannot be reached) goes to the full CLI *before* any request is sent,
+so nothing runs twice; error answers are said by the full client's own table, imported then.
 """
 
 from __future__ import annotations
@@ -170,9 +168,20 @@ class _Daemon:
                 raise _Lost(exc, wait) from None
             raise
 
+    def errors(self) -> ErrorMap:
+        from sshpool.client.discovery import DaemonEndpoint  # the full client's error table, on an error only
+        from sshpool.client.errors import ErrorMap
+
+        return ErrorMap(DaemonEndpoint(*self.address), self.token_source)
+
     def fail(self, answer: Answer, method: str, path: str, alias: str | None, json_out: bool) -> int:
         """An answer that is not 2xx, said as the full CLI says it."""
-        return self.said(_response_error(self, answer, method, path, alias), json_out)
+        body = answer.read()
+        return self.said(self.errors().answer_error(answer.status, answer.headers, body, method, path, alias), json_out)
+
+    def lost(self, lost: _Lost, json_out: bool) -> int:
+        garbled = isinstance(lost.cause, ProtocolError)
+        return self.said(self.errors().socket_error(lost.cause, lost.wait, garbled=garbled, command=True), json_out)
 
     def said(self, exc: BaseException, json_out: bool) -> int:
         from sshpool.ctl.format import error_line  # error text: the full CLI's, when one is needed
@@ -194,22 +203,6 @@ class _Lost(Exception):
         super().__init__(str(cause))
         self.cause = cause
         self.wait = wait
-
-
-def _errors(daemon: _Daemon) -> ErrorMap:
-    from sshpool.client.discovery import DaemonEndpoint  # the full client's error table, on an error only
-    from sshpool.client.errors import ErrorMap
-
-    return ErrorMap(DaemonEndpoint(*daemon.address), daemon.token_source)
-
-
-def _response_error(daemon: _Daemon, answer: Answer, method: str, path: str, alias: str | None) -> BaseException:
-    return _errors(daemon).answer_error(answer.status, answer.headers, answer.read(), method, path, alias)
-
-
-def _lost_error(daemon: _Daemon, lost: _Lost) -> BaseException:
-    garbled = isinstance(lost.cause, ProtocolError)
-    return _errors(daemon).socket_error(lost.cause, lost.wait, garbled=garbled, command=True)
 
 
 def _run_call(daemon: _Daemon, words: list[str], json_out: bool) -> Callable[[], int]:
@@ -279,7 +272,7 @@ def _run(daemon: _Daemon, alias: str, body: dict[str, Any]) -> int:
     try:
         exchange, answer = daemon.send("POST", path, body, accept=accept, wait=wait)
     except _Lost as lost:
-        return daemon.said(_lost_error(daemon, lost), False)
+        return daemon.lost(lost, False)
     try:
         if not 200 <= answer.status < 300:
             return daemon.fail(answer, "POST", path, alias, False)
@@ -289,7 +282,7 @@ def _run(daemon: _Daemon, alias: str, body: dict[str, Any]) -> int:
             if isinstance(exc, BrokenPipeError):
                 raise
             cause = exc if isinstance(exc, OSError) else ProtocolError(str(exc))
-            return daemon.said(_lost_error(daemon, _Lost(cause, wait)), False)
+            return daemon.lost(_Lost(cause, wait), False)
     finally:
         exchange.close()
     if outcome.get("error") is None and not outcome.get("signal") and not outcome.get("timed_out"):
@@ -356,7 +349,7 @@ def _get_json(
     try:
         exchange, answer = daemon.send(method, path, wait=_REQUEST_TIMEOUT)
     except _Lost as lost:
-        return daemon.said(_lost_error(daemon, lost), json_out), None
+        return daemon.lost(lost, json_out), None
     try:
         if not 200 <= answer.status < 300:
             return daemon.fail(answer, method, path, alias, json_out), None
@@ -365,7 +358,7 @@ def _get_json(
             return 0, json.loads(body or b"null") if parse else None
         except (OSError, ValueError) as exc:
             cause = exc if isinstance(exc, OSError) else ProtocolError(str(exc))
-            return daemon.said(_lost_error(daemon, _Lost(cause, _REQUEST_TIMEOUT)), json_out), None
+            return daemon.lost(_Lost(cause, _REQUEST_TIMEOUT), json_out), None
     finally:
         exchange.close()
 
