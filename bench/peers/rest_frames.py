@@ -48,7 +48,7 @@ class SshpooldRestFrames:
         try:
             out, err, outcome = self._run(ECHO)
         except NotFramed as exc:
-            return f"sshpoold does not answer {FRAMES} yet: {exc}"
+            return f"sshpoold does not answer {FRAMES} yet ({exc})"
         if out != ECHO_OUT or outcome.get("exit_code") != 0:
             raise RuntimeError(f"`{ECHO}` in frames: stdout {out!r}, stderr {err!r}, outcome {outcome}")
         return None
@@ -64,7 +64,9 @@ class SshpooldRestFrames:
             r = self.conn.getresponse()
             kind = r.getheader("Content-Type", "")
             if r.status != 200 or not kind.startswith(FRAMES):
-                raise NotFramed(f"{r.status} {kind or 'no Content-Type'}: {r.read()[:200]!r}")
+                body = r.read()
+                said = "" if r.status == 200 else f": {body[:160].decode(errors='replace')}"
+                raise NotFramed(f"it answered {r.status} {kind or 'with no Content-Type'}{said}")
             out: list[bytes] = []
             err: list[bytes] = []
             while True:
