@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
 
     data = execute(plan, say)
     summary = summarize(data)
-    checks = check(summary)
+    checks = check(summary, data["meta"])
     from .report import render
 
     text = render(summary, checks, data["meta"])

@@ -14,7 +14,10 @@ LATENCY = (
     "sshpool-fast",
     "sshpoold-rest",
     "sshpoold-rest-fast",
+    "sshpool-daemon-lib",
     "sshpoolctl",
+    "sshpoolctl-shell",
+    "python-floor",
     "asyncssh",
     "subshell-floor",
     "paramiko",
@@ -26,13 +29,20 @@ LATENCY = (
     "ssh-controlmaster",
     "ssh",
 )
-SPAWNING = frozenset({"ssh", "sshpoolctl"})  # a process per command: fewer samples
+#: A process per command: fewer samples. (ControlMaster starts one ``ssh`` per command too, but a
+#: light one, and is sampled as the warm contenders are.)
+SPAWNING = frozenset({"ssh", "sshpoolctl", "sshpoolctl-shell", "python-floor"})
+#: Contenders that need a running sshpoold.
+ON_DAEMON = frozenset(
+    {"sshpoold-rest", "sshpoold-rest-fast", "sshpoold-rest-frames", "sshpool-daemon-lib", *(SPAWNING - {"ssh"})}
+)
 FIRST = ("sshpool-lib", "sshpool-fast", "asyncssh")
 THROUGHPUT = (
     "sshpool-lib",
     "sshpool-fast",
     "sshpoold-rest",
     "sshpoold-rest-fast",
+    "sshpool-daemon-lib",
     "asyncssh",
     "subshell-floor",
     "paramiko-nodelay",
@@ -43,6 +53,7 @@ OUTPUT = (
     "sshpool-fast",
     "sshpoold-rest",
     "sshpoold-rest-fast",
+    "sshpoold-rest-frames",
     "asyncssh",
     "paramiko-nodelay",
     "pssh-nodelay",
@@ -92,7 +103,7 @@ QUICK = Plan(
     throughput_total=200,
     fanout_sizes=(10, 50),
     fanout_rounds=2,
-    output_sizes=(1 * MB, 10 * MB),
+    output_sizes=(1 * MB, 50 * MB),  # 50 MB: the output targets are judged from there up
     output_rounds=1,
     recovery_rounds=1,
 )
@@ -118,9 +129,15 @@ SMOKE = Plan(
             "sshpool-fast",
             "sshpoold-rest",
             "sshpoold-rest-fast",
+            "sshpoold-rest-frames",
+            "sshpool-daemon-lib",
+            "sshpoolctl",
+            "sshpoolctl-shell",
+            "python-floor",
             "asyncssh",
             "subshell-floor",
             "ssh-controlmaster",
+            "ssh",
         }
     ),
 )

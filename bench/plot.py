@@ -16,10 +16,12 @@ from .stats import MB
 
 SSHPOOL = "#1f77b4"
 PEER = "#9a9a9a"
+FLOOR = "#d2d2d2"
+FLOORS = frozenset({"subshell-floor", "python-floor"})
 
 
 def _colour(name: str) -> str:
-    return SSHPOOL if name.startswith("sshpool") else PEER
+    return FLOOR if name in FLOORS else SSHPOOL if name.startswith("sshpool") else PEER
 
 
 def draw(summary: dict[str, Any], path: Path, title: str, callers: int = 64) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from .plan import ON_DAEMON
 from .stats import MB, ratio
 from .targets import Check
 
@@ -16,7 +17,11 @@ LABELS = {
     "sshpool-fast": "sshpool library, warm-shell mode",
     "sshpoold-rest": "sshpoold REST (keep-alive client)",
     "sshpoold-rest-fast": "sshpoold REST, warm-shell mode",
+    "sshpoold-rest-frames": "sshpoold REST, framed output (`application/x-sshpool-frames`)",
+    "sshpool-daemon-lib": "sshpool library on sshpoold (`AsyncDaemonClient.channel`, `wait`)",
     "sshpoolctl": "`sshpoolctl run` (one-shot process)",
+    "sshpoolctl-shell": "`sshpoolctl run --mode shell` (one-shot process)",
+    "python-floor": "bare `python -c` REST call (one-shot floor)",
     "asyncssh": "asyncssh raw `conn.run`",
     "subshell-floor": "bare subshell loop over asyncssh (warm-shell floor)",
     "paramiko": "paramiko `exec_command`",
@@ -25,7 +30,7 @@ LABELS = {
     "fabric-nodelay": "Fabric + TCP_NODELAY",
     "pssh": "parallel-ssh `SSHClient.run_command`",
     "pssh-nodelay": "parallel-ssh + TCP_NODELAY",
-    "ssh-controlmaster": "OpenSSH ControlMaster",
+    "ssh-controlmaster": "OpenSSH ControlMaster",  # a new `ssh` process per command, through the master
     "ssh": "OpenSSH fresh `ssh host cmd`",
 }
 
@@ -59,6 +64,8 @@ def render(summary: dict[str, Any], checks: list[Check], meta: dict[str, Any]) -
         "so only ratios within this run count.",
         "",
     ]
+    if meta.get("sshpool"):
+        out += [f"sshpool code under test (workers, sshpoold, sshpoolctl): `{meta['sshpool']}`.", ""]
     for name, why in meta.get("skipped", {}).items():
         out.append(f"- {label(name)}: not measured ({why}).")
     for name, why in meta.get("failed", {}).items():
@@ -84,6 +91,12 @@ def render(summary: dict[str, Any], checks: list[Check], meta: dict[str, Any]) -
             for n, d in sorted(lat.items(), key=lambda kv: _key(kv[1]["median_ms"]))
         ]
         out += _table(["contender", "n", "median ms", "p99 ms", "x asyncssh", "x ControlMaster", "failed"], rows)
+        out += [
+            "OpenSSH ControlMaster starts a new `ssh` process per command, through the master: the one-shot "
+            "`sshpoolctl run` figures are divided by it. The bare `python -c` REST call is the floor of any "
+            "Python one-shot client: interpreter start with site, one HTTP request, one JSON decode.",
+            "",
+        ]
     if s["first"]:
         out += ["## First command on a just-opened connection", ""]
         rows = []
@@ -100,7 +113,7 @@ def render(summary: dict[str, Any], checks: list[Check], meta: dict[str, Any]) -
         out += [f"## Throughput: {meta.get('callers', 64)} concurrent callers", ""]
         header = ["contender"]
         for c in counts:
-            header += [f"{c} ch cmd/s", "x asyncssh", f"{c} ch CPU ms/cmd", "x asyncssh", "failed"]
+            header += [f"{c} ch cmd/s", "x asyncssh", f"{c} ch CPU ms/cmd", "x asyncssh", "of it sshpoold", "failed"]
         rows = []
         for n in names:
             row = [label(n)]
@@ -108,18 +121,21 @@ def render(summary: dict[str, Any], checks: list[Check], meta: dict[str, Any]) -
                 d = tp[c].get(n, {})
                 base = tp[c].get("asyncssh", {})
                 cmd_s, cpu = d.get("cmd_s", math.nan), d.get("cpu_ms", math.nan)
+                daemon = d.get("daemon_cpu_ms", math.nan) if n in ON_DAEMON else math.nan
                 row += [
                     num(cmd_s, 0),
                     times(ratio(cmd_s, base.get("cmd_s", math.nan))),
                     num(cpu, 2),
                     times(ratio(cpu, base.get("cpu_ms", math.nan))),
+                    num(daemon, 2),
                     str(d.get("failed", "–")),
                 ]
             rows.append(row)
         out += _table(header, rows)
         out += [
             "Each channel may use 4 connections x 8 sessions (sshpool's defaults; the peers get the same cap). "
-            "CPU is the client's: the worker process, plus sshpoold's for REST.",
+            "CPU is the client's: the worker process, plus sshpoold's for the contenders on the daemon "
+            "(sshpoold's own share in its column).",
             "",
         ]
     fan = s["fanout"]

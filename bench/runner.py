@@ -27,6 +27,8 @@ NEEDS_MODULE = {
     "sshpool-fast": "sshpool.core.modes.shell",
     "sshpoold-rest-fast": "sshpool.core.modes.shell",
     "sshpoolctl": "sshpool.ctl",
+    "sshpoolctl-shell": "sshpool.ctl",
+    "sshpool-daemon-lib": "sshpool.runners.remote",
 }
 
 
@@ -70,6 +72,7 @@ class Run:
         self.rng = random.Random(20261123)
         self.workers: dict[str, Worker] = {}
         self.failed: dict[str, str] = {}
+        self.unplayable: dict[str, str] = {}  # set up, but this sshpool cannot play it: N/A, not a failure
         self.data: dict[str, Any] = {
             "latency": {},
             "first": {},
@@ -91,10 +94,14 @@ class Run:
 
         def setup(name: str) -> None:
             try:
-                self.workers[name].call("setup", timeout=120)
+                reply = self.workers[name].call("setup", timeout=120)
             except WorkerError as exc:
                 self.failed[name] = str(exc)
                 self.say(f"  ! {exc}")
+                return
+            if isinstance(reply.get("value"), str):
+                self.unplayable[name] = reply["value"]
+                self.say(f"  - {name} not measured: {reply['value']}")
 
         with ThreadPoolExecutor(len(names) or 1) as pool:
             list(pool.map(setup, names))
@@ -104,7 +111,11 @@ class Run:
             list(pool.map(lambda w: w.stop(), self.workers.values()))
 
     def live(self, names: Iterable[str]) -> list[str]:
-        return [n for n in names if n in self.workers and n not in self.failed and self.plan.plays(n)]
+        return [
+            n
+            for n in names
+            if n in self.workers and n not in self.failed and n not in self.unplayable and self.plan.plays(n)
+        ]
 
     def ask(self, name: str, op: str, timeout: float = 300, **args: Any) -> dict[str, Any] | None:
         """One request; a failure takes the contender out of the scenario and is recorded."""
@@ -163,11 +174,14 @@ class Run:
                     if reply is None:
                         continue
                     v = reply["value"]
-                    acc = got.setdefault(name, {"elapsed": 0.0, "ok": 0, "failed": 0, "cpu": 0.0, "errors": []})
+                    acc = got.setdefault(
+                        name, {"elapsed": 0.0, "ok": 0, "failed": 0, "cpu": 0.0, "cpu_daemon": 0.0, "errors": []}
+                    )
                     acc["elapsed"] += v["elapsed"]
                     acc["ok"] += v["ok"]
                     acc["failed"] += v["failed"]
                     acc["cpu"] += reply["cpu"] + reply["cpu_extra"]
+                    acc["cpu_daemon"] += reply["cpu_extra"]
                     acc["errors"] = (acc["errors"] + v["errors"])[:3]
             self.data["throughput"][str(channels)] = got
 
@@ -282,7 +296,8 @@ def execute(plan: Plan, say: Say) -> dict[str, Any]:
     names, skipped = contenders(plan)
     for name, why in skipped.items():
         say(f"  - {name} skipped: {why}")
-    with Testbed(daemon=bool({"sshpoold-rest", "sshpoolctl"} & set(names))) as bed:
+    with Testbed(daemon=bool(P.ON_DAEMON & set(names))) as bed:
+        meta["sshpool"] = bed.sshpool_src
         say(f"sshd on {bed.target.host}:{bed.target.port} as {bed.target.user}" if bed.target else "")
         run = Run(plan, bed, say)
         try:
@@ -308,6 +323,6 @@ def execute(plan: Plan, say: Say) -> dict[str, Any]:
             run.stop_workers()
     meta["machine_after"] = machine()
     meta["seconds"] = round(time.time() - started, 1)
-    meta["skipped"] = skipped
+    meta["skipped"] = {**skipped, **run.unplayable}
     meta["failed"] = run.failed
     return {"meta": meta, **run.data}

@@ -41,6 +41,7 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
             name: {
                 "cmd_s": d["ok"] / d["elapsed"] if d["elapsed"] else math.nan,
                 "cpu_ms": d["cpu"] / d["ok"] * 1000 if d["ok"] else math.nan,
+                "daemon_cpu_ms": d.get("cpu_daemon", 0.0) / d["ok"] * 1000 if d["ok"] else math.nan,
                 "ok": d["ok"],
                 "failed": d["failed"],
                 "errors": d["errors"],

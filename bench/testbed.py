@@ -21,10 +21,15 @@ from pathlib import Path
 
 import httpx
 
+import sshpool
 from tests.support.sshd import ClientHome, SSHServer, TestUser, free_port
 
 from .config import Target
 
+REPO = Path(__file__).resolve().parent.parent
+#: The sshpool this bench imported (a worktree's ``src`` when PYTHONPATH names it, else the installed
+#: one): the workers, sshpoold and every ``sshpoolctl`` process run this code, not another copy.
+SSHPOOL_SRC = str(Path(sshpool.__file__).resolve().parent.parent)
 SSHD_OPTIONS = {"MaxStartups": "1000:30:1000", "LogLevel": "INFO"}
 DAEMON_ARGS = ("--allow-hosts", "127.0.0.0/8", "--log-level", "warning", "--output-limit", str(256 * 1024 * 1024))
 
@@ -43,11 +48,18 @@ class Testbed:
         self.daemons: list[subprocess.Popen[bytes]] = []
         self.target: Target | None = None
 
+    @property
+    def sshpool_src(self) -> str:
+        return SSHPOOL_SRC
+
     def env(self) -> dict[str, str]:
-        """The environment of every worker and of the daemon: the client home, no SSH agent, no stray settings."""
+        """The environment of every worker and of the daemon: the client home, no SSH agent, no stray
+        settings, and PYTHONPATH (absolute) leading to this bench's sshpool and the repository."""
         assert self.target is not None
         env = {k: v for k, v in os.environ.items() if not k.startswith("SSHPOOL_") and k != "SSH_AUTH_SOCK"}
         env["HOME"] = self.target.home
+        given = [str(Path(p).resolve()) for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
+        env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys([SSHPOOL_SRC, str(REPO), *given]))
         return env
 
     def __enter__(self) -> Testbed:

@@ -40,8 +40,7 @@ def serve(name: str, target: Target) -> None:
         try:
             if op == "setup":
                 peer = load(name, target)
-                peer.setup()
-                value: Any = None
+                value: Any = peer.setup()  # None, or why this contender cannot play here
             elif op == "close":
                 if peer is not None:
                     peer.close()

@@ -1,5 +1,5 @@
-"""sshpool through its daemon: ``sshpoold`` REST with a lean keep-alive HTTP client, and the one-shot
-``sshpoolctl run`` (a new process per command, as a shell script would call it).
+"""sshpool through its daemon: ``sshpoold`` REST with a lean keep-alive HTTP client, in exec and
+in warm-shell mode (the one-shot contenders, a process per command, are in ``oneshot``).
 
 The daemon's own CPU counts as the client's here: it is the process that does the SSH work.
 """
@@ -8,12 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import http.client
-import os
-import shutil
-import subprocess
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,6 +17,18 @@ from ..config import Target
 from ..procs import cut_connections, fd_count, local_ports_of, rss_bytes
 from .common import ECHO, ECHO_OUT, Tally, burst_result, footprint, output_command, timed_loop
 from .rest_client import AsyncClient, Client
+
+
+def start_channel(target: Target, dsn: str) -> None:
+    """``POST /channels`` with ``dsn``; raises with the daemon's answer when it is not 200."""
+    r = httpx.post(
+        target.daemon_url + "/channels",
+        content=dsn,
+        headers={"Authorization": f"Bearer {target.daemon_token}"},
+        timeout=120,
+    )
+    if r.status_code != 200:
+        raise RuntimeError(f"POST /channels {dsn}: {r.status_code} {r.text[:300]}")
 
 
 class SshpooldRest:
@@ -44,9 +51,7 @@ class SshpooldRest:
         return [self.t.daemon_pid]
 
     def _start(self, alias: str) -> None:
-        r = self.http.post("/channels", content=self.t.dsn(self.prefix + alias))
-        if r.status_code != 200:
-            raise RuntimeError(f"POST /channels {alias}: {r.status_code} {r.text[:300]}")
+        start_channel(self.t, self.t.dsn(self.prefix + alias))
 
     def setup(self) -> None:
         self._start("rest")
@@ -167,34 +172,6 @@ class SshpooldRest:
         return {"seconds": seconds, "attempts": attempts, "failed": int(seconds is None)}
 
 
-class SshpoolctlOneShot:
-    """``sshpoolctl run ALIAS CMD``: process start, imports and one HTTP call, every time."""
-
-    name = "sshpoolctl"
-
-    def __init__(self, target: Target) -> None:
-        self.t = target
-        exe = Path(sys.executable).with_name("sshpoolctl")
-        self.exe = str(exe) if exe.exists() else (shutil.which("sshpoolctl") or "")
-        port = target.daemon_url.rstrip("/").rsplit(":", 1)[1]
-        self.argv = [self.exe, "--host", "127.0.0.1", "--port", port, "run", "rest", ECHO]
-        self.env = {**os.environ, "SSHPOOL_TOKEN": target.daemon_token}
-
-    def setup(self) -> None:
-        if not self.exe:
-            raise RuntimeError("sshpoolctl is not installed")
-
-    def close(self) -> None:
-        pass
-
-    def _one(self) -> tuple[bytes, int | None]:
-        p = subprocess.run(self.argv, capture_output=True, env=self.env, timeout=60, stdin=subprocess.DEVNULL)
-        return p.stdout, p.returncode
-
-    def latency(self, n: int, command: str = ECHO) -> dict[str, Any]:
-        return timed_loop(n, self._one).as_dict()
-
-
 class SshpooldRestFast(SshpooldRest):
     """The same daemon and client, each command asking for a warm shell (``"mode": "shell"``)."""
 
@@ -203,4 +180,4 @@ class SshpooldRestFast(SshpooldRest):
     prefix = "s-"
 
 
-PEERS = {"sshpoold-rest": SshpooldRest, "sshpoold-rest-fast": SshpooldRestFast, "sshpoolctl": SshpoolctlOneShot}
+PEERS = {"sshpoold-rest": SshpooldRest, "sshpoold-rest-fast": SshpooldRestFast}
