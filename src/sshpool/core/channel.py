@@ -272,9 +272,11 @@ class Channel:
         on_output: OutputCallback | None = None,
         client: str = "",
         mode: str | None = None,
+        keep_output: bool = True,
     ) -> Result:
         """Run ``command`` and return its Result; raises only when it never started.
-        ``mode`` (``exec`` or ``shell``) overrides the channel's for this command."""
+        ``mode`` (``exec`` or ``shell``) overrides the channel's for this command; ``keep_output=False``
+        (the caller takes the output from ``on_output``) leaves it out of the Result: totals only."""
         del raw  # bytes are always kept; ``raw`` matters only to the REST shape
         if isinstance(timeout, Unset):
             timeout = self.settings.command_timeout
@@ -290,6 +292,7 @@ class Channel:
             env=env,
             pty=pty,
             on_output=on_output,
+            keep_output=keep_output,
             budget=self.budget,
             alias=self.alias,
             unstopped=self.orphans.lost,

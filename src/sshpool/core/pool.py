@@ -155,6 +155,7 @@ class Pool:
         on_output: OutputCallback | None = None,
         client: str = "",
         mode: str | None = None,
+        keep_output: bool = True,
     ) -> Result:
         """:meth:`Channel.run` on the channel ``alias``."""
         return await self.get(alias).run(
@@ -167,6 +168,7 @@ class Pool:
             on_output=on_output,
             client=client,
             mode=mode,
+            keep_output=keep_output,
         )
 
     async def accept_host_key(self, alias: str) -> str:

@@ -101,6 +101,7 @@ class RunEndpoints(Endpoints):
                     on_output=on_output,
                     client=client,
                     mode=spec.mode,
+                    keep_output=on_output is None,  # a streamed answer has sent every byte already
                 )
             except SSHPoolError as exc:
                 self.metrics.refused(exc.code, alias)

@@ -44,6 +44,9 @@ class Command:
     env: dict[str, str] | None = None
     pty: bool = False
     on_output: OutputCallback | None = None
+    #: False: the output went to ``on_output`` and is not kept (a stream's answer never sends it
+    #: again); the Result has the totals and ``truncated`` says whether it passed ``output_limit``.
+    keep_output: bool = True
     budget: OutputBudget | None = None
     alias: str | None = None
     host: str = "the host"

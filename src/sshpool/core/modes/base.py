@@ -62,9 +62,14 @@ class Sink:
     size: int = 0
     total: int = 0
     truncated: bool = False
+    #: False: count only (the caller streams the output on): nothing held, no budget taken.
+    keep: bool = True
 
     def add(self, data: bytes) -> None:
         self.total += len(data)
+        if not self.keep:
+            self.truncated = self.total > self.limit
+            return
         room = self.limit - self.size
         if room <= 0:
             self.truncated = True

@@ -55,8 +55,8 @@ class ExecMode:
             conn,
             maybe_started=True,
         )
-        out = Sink(command.output_limit, command.budget)
-        err = Sink(command.output_limit, command.budget)
+        out = Sink(command.output_limit, command.budget, keep=command.keep_output)
+        err = Sink(command.output_limit, command.budget, keep=command.keep_output)
         timed_out = False
         lost: str | None = None
 

@@ -90,8 +90,8 @@ class WarmShells:
                 limit = max(0.001, min(limit, command.deadline - loop.time()))
             shell = await WarmShell.start(conn, limit)
             self.started += 1
-        out = Sink(command.output_limit, command.budget)
-        err = Sink(command.output_limit, command.budget)
+        out = Sink(command.output_limit, command.budget, keep=command.keep_output)
+        err = Sink(command.output_limit, command.budget, keep=command.keep_output)
         timed_out = False
         job: Job | None = None
         try:
