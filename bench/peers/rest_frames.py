@@ -59,6 +59,9 @@ class SshpooldRestFrames:
     def _run(self, command: str) -> tuple[bytes, bytes, dict[str, Any]]:
         """stdout, stderr and the outcome of one command, read frame by frame."""
         body = json.dumps({"command": command}).encode()
+        # A new connection per command: one left idle past uvicorn's keep-alive (5 s) is closed by
+        # the server, and http.client would write the next request into it (BrokenPipeError).
+        self.conn.close()
         try:
             self.conn.request("POST", f"/channels/{self.alias}", body=body, headers=self.headers)
             r = self.conn.getresponse()
