@@ -136,6 +136,27 @@ def test_interactive_login_asks_for_the_password_when_keys_fail(
     assert asked == [f"{test_user.name}@{server.host}'s password: "]
 
 
+def test_a_refused_password_with_a_lone_percent_says_how_a_dsn_encodes_one(
+    make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
+) -> None:
+    """`p%ZZ` is not an escape, so it is used as typed (SPEC); when the login then fails, the user
+    learns why that may be and how to write it, without the password being shown."""
+    server = trusted(make_sshd(extra={"PubkeyAuthentication": "no"}))
+    target = f"pct://{test_user.name}:Wr0ng%ZZpw@{server.host}:{server.port}"
+    with pytest.raises(AuthenticationError) as refused:
+        sshpool.sync.connect(target, state_dir=tmp_path, connect_timeout=5)
+    text = str(refused.value)
+    assert "the password holds a '%' that starts no %XX escape, so it was used as typed" in text
+    assert "a '%' itself is written %25, and @ : / ? # are percent-encoded (%40 %3A %2F %3F %23)" in text
+    assert "Wr0ng" not in text and "ZZpw" not in text
+    with pytest.raises(AuthenticationError) as plain:
+        sshpool.sync.connect(target.replace("%ZZ", "%25ZZ%2F"), state_dir=tmp_path, connect_timeout=5)
+    assert "%XX" in str(plain.value)  # decoded, it still holds a lone '%': the note stays, harmless
+    with pytest.raises(AuthenticationError) as no_percent:
+        sshpool.sync.connect(target.replace("%ZZ", "%2F"), state_dir=tmp_path, connect_timeout=5)
+    assert "%XX" not in str(no_percent.value) and "check the user" in str(no_percent.value)
+
+
 def test_close_is_idempotent_and_the_next_command_reconnects(make_connection: Callable[..., Any]) -> None:
     conn = make_connection()
     first = conn.wait("echo $PPID")
