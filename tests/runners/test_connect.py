@@ -95,6 +95,41 @@ def test_connect_errors_are_raised_at_connect_and_name_the_problem(
     assert time.monotonic() - started < 15
 
 
+def test_a_connect_error_is_raised_to_the_caller_and_not_logged_as_well(
+    ssh_home: Any, sshd: Any, test_user: Any, tmp_path: Path
+) -> None:
+    """A script that handles the error itself prints nothing it did not print: the failure is the
+    exception's, with the words the daemon uses ("Connection refused"), and the log has it at DEBUG."""
+    import sys
+
+    from tests.support.daemon import clean_env, free_port
+
+    script = f"""
+import logging, sshpool
+logging.basicConfig(level=logging.WARNING)
+for target in ("127.0.0.1:{free_port()}", "nobody-here@127.0.0.1:{sshd.port}"):
+    try:
+        sshpool.connect(target, state_dir={str(tmp_path)!r}, connect_timeout=5)
+    except sshpool.SSHPoolError as exc:
+        print(type(exc).__name__, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=clean_env())
+    lines = out.stdout.splitlines()
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    assert lines[0].startswith("ChannelUnavailableError cannot connect to ") and lines[0].endswith(
+        ": Connection refused"
+    )
+    assert lines[1].startswith("AuthenticationError authentication failed for nobody-here@127.0.0.1")
+    debug = subprocess.run(
+        [sys.executable, "-c", script.replace("WARNING", "DEBUG")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    assert "DEBUG:sshpool:failed to connect to " in debug.stderr
+
+
 def test_an_unknown_host_key_tells_a_library_user_what_a_library_user_does(
     make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
 ) -> None:

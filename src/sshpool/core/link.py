@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
 import re
 import socket
 from collections import defaultdict
@@ -219,7 +220,9 @@ def _connect_errors(target: Target, opts: LinkOptions, capture: KeyCapture, hop_
             alias=alias,
         ) from None
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        # The stdlib loop says "Connect call failed ('127.0.0.1', 22)" where uvloop says "Connection refused".
+        said = os.strerror(exc.errno) if isinstance(exc, ConnectionError) and exc.errno else exc.strerror
+        reason = said or str(exc) or type(exc).__name__
         raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {reason}", alias=alias) from None
     except (ValueError, asyncssh.KeyImportError) as exc:
         raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {exc}", alias=alias) from None
