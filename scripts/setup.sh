@@ -1,6 +1,7 @@
 #!/bin/sh
 # Prepares this machine for `make demo` and `make test`: the Debian packages the tests drive for real
-# (OpenSSH's sshd and client, sudo, git, iptables, curl) and a project virtualenv in .venv.
+# (OpenSSH's sshd and client, sudo, git, iptables, curl, Chromium and its driver for the web-page
+# tests) and a project virtualenv in .venv. Packages already installed are left alone.
 # Needs root or passwordless sudo because it installs packages; says so and stops otherwise.
 set -eu
 
@@ -17,6 +18,7 @@ else
 fi
 
 PACKAGES="openssh-server openssh-client sudo git curl iproute2 iptables procps passwd python3 python3-venv systemd"
+PACKAGES="$PACKAGES chromium chromium-driver"  # the /docs page's tests drive a real headless Chromium
 missing=""
 for p in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -17,7 +17,7 @@ import pytest
 
 from tests.support.sshd import ClientHome, SSHServer, TestUser
 
-pytest_plugins = ["tests.support.daemon", "tests.support.library"]
+pytest_plugins = ["tests.support.browser", "tests.support.daemon", "tests.support.library"]
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -18,6 +18,8 @@ __all__ = ["ALIAS_RE", "DSN", "alias_for", "check_alias", "make_dsn"]
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
 _FORM = "expected alias://[user[:password]@]host[:port][?mode=shell], e.g. web1://deploy@10.0.0.5:22"
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.%-]+$")
+#: URL schemes a user may type where the alias goes (``ssh://u@host``); refused, with the form.
+_SCHEMES = frozenset({"ssh", "sftp", "scp"})
 
 
 def _has_control(text: str) -> bool:
@@ -53,7 +55,10 @@ class DSN:
         return self.alias.casefold()
 
     @classmethod
-    def parse(cls, text: str) -> DSN:
+    def parse(cls, text: str, *, scheme_alias: bool = False) -> DSN:
+        """``text`` as a DSN, or a DSNError naming the part that is wrong. An alias that reads as a
+        URL scheme (``ssh://u@host``) is refused, as the slip it almost always is, unless
+        ``scheme_alias`` (text sshpool stored itself, or only read to hide a password)."""
         if not isinstance(text, str):
             raise DSNError(f"a DSN must be text, not {type(text).__name__}; {_FORM}")
         if not text:
@@ -83,7 +88,14 @@ class DSN:
         if _has_control(hostpart):
             raise DSNError(f"the host contains whitespace or control characters; {_FORM}")
         host, port = _split_host_port(hostpart)
-        return cls(alias=alias, host=host, user=user, password=password, port=port, mode=mode)
+        dsn = cls(alias=alias, host=host, user=user, password=password, port=port, mode=mode)
+        if alias.casefold() in _SCHEMES and not scheme_alias:
+            named = dsn.with_(alias=alias_for(host), password=None)
+            raise DSNError(
+                f"{alias}:// is not a scheme here: a DSN starts with the channel's alias, "
+                f"alias://user[:password]@host[:port]; name the channel, e.g. {named}"
+            )
+        return dsn
 
     def to_text(self, *, reveal_password: bool = False) -> str:
         """The DSN as text; the password appears only when asked for, percent-encoded."""

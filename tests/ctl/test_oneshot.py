@@ -19,10 +19,12 @@ from typing import Any
 import pexpect
 import pytest
 
+import sshpool.sync
 from sshpool import __version__
 from sshpool.ctl.cli import grammar
 from sshpool.ctl.complete import completion_script
 from sshpool.ctl.format import human_uptime
+from sshpool.ctl.history import redact
 from tests.support.daemon import Daemon, clean_env, free_port, start_daemon
 from tests.support.faults import proxy_for
 from tests.support.readme import blocks, section
@@ -624,3 +626,31 @@ def test_status_on_a_terminal_has_a_header_aligned_columns_and_a_readable_uptime
 )
 def test_a_readable_uptime_shows_its_two_largest_units(seconds: int, shown: str) -> None:
     assert human_uptime(seconds) == shown
+
+
+def test_an_ssh_url_where_a_dsn_goes_says_the_dsn_starts_with_the_alias(
+    pool: Daemon, test_user: Any, sshd: Any, tmp_path: Path
+) -> None:
+    """`ssh://u@host` from habit would make a channel named `ssh`; the user is told the form instead."""
+    url = f"ssh://{test_user.name}:pw@{sshd.host}:{sshd.port}"
+    said = (
+        "ssh:// is not a scheme here: a DSN starts with the channel's alias, alias://user[:password]@host[:port]; "
+        f"name the channel, e.g. {sshd.host}://{test_user.name}@{sshd.host}:{sshd.port}"
+    )
+    started = ctl(pool, "start", url)
+    assert (started.returncode, started.stderr) == (255, f"sshpoolctl: {said}\n")
+    assert "pw" not in started.stderr and "ssh" not in json.loads(ctl(pool, "--json", "status").stdout)
+    with pytest.raises(sshpool.DSNError) as refused:
+        sshpool.sync.connect(url.replace("ssh://", "SSH://"), state_dir=tmp_path, connect_timeout=5)
+    assert str(refused.value) == said.replace("ssh://", "SSH://", 1)
+    config = tmp_path / "channels.conf"
+    config.write_text(f"{url}\n")
+    daemon = subprocess.run(
+        [CTL.replace("sshpoolctl", "sshpoold"), "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=clean_env(),
+    )
+    assert daemon.returncode == 2 and f"{config}:1: {said}" in daemon.stderr
+    assert redact(f"start {url}") == f"start ssh://{test_user.name}:****@{sshd.host}:{sshd.port}"

@@ -180,6 +180,29 @@ def test_ctrl_c_cancels_the_running_command_not_the_shell(pool: Daemon, tmp_path
     child.expect(pexpect.EOF)
 
 
+@pytest.mark.parametrize("stty", ["echoctl", "-echoctl"])
+def test_ctrl_c_on_a_running_command_shows_one_caret_c(pool: Daemon, tmp_path: Path, stty: str) -> None:
+    """The terminal's own echo of Ctrl-C and the message together read `^C: cancelled`, not `^C^C`;
+    a terminal set not to echo it (stty -echoctl) still shows it once."""
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", f'stty {stty} && exec "$0"', CTL],
+        env=ctl_env(pool, tmp_path),
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 200),
+    )
+    child.expect_exact(PROMPT)
+    child.sendline("run web1 echo sta''rted; sleep 30")
+    child.expect_exact("started")
+    child.sendintr()
+    child.expect_exact(PROMPT)
+    shown = child.before.replace("\r\n", "\n")
+    assert shown.count("^C") == 1 and "^C: cancelled; the daemon stopped the command\n" in shown, repr(shown)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+
+
 def test_run_streams_keeps_the_text_and_shows_failures(pool: Daemon, tmp_path: Path) -> None:
     child = spawn(ctl_env(pool, tmp_path))
     assert say(child, "run web1 printf '%s|' a   'b  c'") == ["a|b  c|"]

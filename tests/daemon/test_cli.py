@@ -215,3 +215,34 @@ def test_a_busy_port_names_the_address_and_what_to_do(tmp_path: Path) -> None:
     ), out.stderr
     assert "Errno" not in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "state" / "daemon.json").exists()
+
+
+def test_an_alias_on_two_lines_of_the_config_file_stops_the_start_naming_both(tmp_path: Path, ssh_home: Any) -> None:
+    """Copy-pasting a line and forgetting to rename it no longer silently keeps only the last one."""
+    import os
+    import signal
+    import time
+
+    config = tmp_path / "channels.conf"
+    first, second = f"web1://deploy@127.0.0.1:{free_port()}", f"WEB1://deploy:s3cret@127.0.0.1:{free_port()}"
+    config.write_text(f"# web servers\n{first}\ndb1://127.0.0.1:{free_port()}\n{second}  # the new box\n")
+    config.chmod(0o600)
+    out = sshpoold("--state-dir", str(tmp_path / "state"), "--config", str(config))
+    said = (
+        f"{config}:4: the alias 'WEB1' is already on line 2 ('web1'); an alias names one channel "
+        "(aliases are compared without regard to case): remove or rename one"
+    )
+    assert out.returncode == 2 and said in out.stderr and "s3cret" not in out.stderr, out.stderr
+    config.write_text(f"{first}\n")
+    d = start_daemon(tmp_path, "--config", str(config))
+    try:
+        config.write_text(f"{first}\n{second}\n")
+        os.kill(d.pid, signal.SIGHUP)  # a reload meets the same refusal, and keeps what runs
+        deadline = time.monotonic() + 10
+        while "reload failed" not in d.log_text() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert f"reload failed, nothing changed: {config}:2: the alias 'WEB1' is already on line 1" in d.log_text()
+        assert d.get("/channels").json()["web1"]["user"] == "deploy"
+        assert d.get("/channels").json()["web1"]["pass"] is None
+    finally:
+        d.stop()

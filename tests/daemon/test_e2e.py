@@ -12,6 +12,7 @@ import stat
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from sshpool.daemon.store import SQLiteStore
-from tests.support.daemon import Daemon, daemon_json, daemon_running, start_daemon
+from tests.support.daemon import BIN, Daemon, daemon_json, daemon_running, start_daemon
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -411,3 +412,27 @@ def test_rest_latency_next_to_a_direct_channel(daemon: Daemon, sshd: Any, test_u
     (rm, rp), (dm, dp) = summary(rest), summary(direct_samples)
     print(f"\necho hi, 200 runs: REST median {rm:.2f} ms p99 {rp:.2f} ms | direct median {dm:.2f} ms p99 {dp:.2f} ms")
     assert rm < 1000 and dm < 1000
+
+
+def test_log_lines_and_the_audit_log_agree_on_the_time_in_any_time_zone(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    """An operator east of UTC lines up the daemon's log with audit.log: both stamps are UTC."""
+    d = start_daemon(tmp_path, env={"TZ": "IST-5:30"})
+    try:
+        assert d.post("/channels", content=dsn("tz", sshd, test_user)).status_code == 200
+        d.wait_state("tz")
+    finally:
+        assert d.stop() == 0
+    [line] = [
+        x
+        for x in d.log_text().splitlines()
+        if x.endswith(f"] connecting to tz://{test_user.name}:None@{sshd.host}:{sshd.port}")
+    ]
+    logged = datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f").replace(tzinfo=UTC)
+    [start] = [json.loads(x) for x in (d.state_dir / "audit.log").read_text().splitlines() if '"event": "start"' in x]
+    audited = datetime.fromisoformat(start["time"])
+    assert audited.utcoffset() == timedelta(0)
+    assert abs((logged - audited).total_seconds()) < 30, (line, start["time"])
+    usage = subprocess.run([str(BIN), "-h"], capture_output=True, text=True, timeout=20).stdout
+    assert "Log lines are stamped in UTC, as the audit log is." in " ".join(usage.split())

@@ -95,6 +95,41 @@ def test_connect_errors_are_raised_at_connect_and_name_the_problem(
     assert time.monotonic() - started < 15
 
 
+def test_a_connect_error_is_raised_to_the_caller_and_not_logged_as_well(
+    ssh_home: Any, sshd: Any, test_user: Any, tmp_path: Path
+) -> None:
+    """A script that handles the error itself prints nothing it did not print: the failure is the
+    exception's, with the words the daemon uses ("Connection refused"), and the log has it at DEBUG."""
+    import sys
+
+    from tests.support.daemon import clean_env, free_port
+
+    script = f"""
+import logging, sshpool
+logging.basicConfig(level=logging.WARNING)
+for target in ("127.0.0.1:{free_port()}", "nobody-here@127.0.0.1:{sshd.port}"):
+    try:
+        sshpool.connect(target, state_dir={str(tmp_path)!r}, connect_timeout=5)
+    except sshpool.SSHPoolError as exc:
+        print(type(exc).__name__, exc)
+"""
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=clean_env())
+    lines = out.stdout.splitlines()
+    assert (out.returncode, out.stderr) == (0, ""), out.stderr
+    assert lines[0].startswith("ChannelUnavailableError cannot connect to ") and lines[0].endswith(
+        ": Connection refused"
+    )
+    assert lines[1].startswith("AuthenticationError authentication failed for nobody-here@127.0.0.1")
+    debug = subprocess.run(
+        [sys.executable, "-c", script.replace("WARNING", "DEBUG")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(),
+    )
+    assert "DEBUG:sshpool:failed to connect to " in debug.stderr
+
+
 def test_an_unknown_host_key_tells_a_library_user_what_a_library_user_does(
     make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
 ) -> None:
@@ -134,6 +169,27 @@ def test_interactive_login_asks_for_the_password_when_keys_fail(
     ) as conn:
         assert conn.wait("whoami") == f"{test_user.name}\n"
     assert asked == [f"{test_user.name}@{server.host}'s password: "]
+
+
+def test_a_refused_password_with_a_lone_percent_says_how_a_dsn_encodes_one(
+    make_sshd: Any, ssh_home: Any, test_user: Any, tmp_path: Path
+) -> None:
+    """`p%ZZ` is not an escape, so it is used as typed (SPEC); when the login then fails, the user
+    learns why that may be and how to write it, without the password being shown."""
+    server = trusted(make_sshd(extra={"PubkeyAuthentication": "no"}))
+    target = f"pct://{test_user.name}:Wr0ng%ZZpw@{server.host}:{server.port}"
+    with pytest.raises(AuthenticationError) as refused:
+        sshpool.sync.connect(target, state_dir=tmp_path, connect_timeout=5)
+    text = str(refused.value)
+    assert "the password holds a '%' that starts no %XX escape, so it was used as typed" in text
+    assert "a '%' itself is written %25, and @ : / ? # are percent-encoded (%40 %3A %2F %3F %23)" in text
+    assert "Wr0ng" not in text and "ZZpw" not in text
+    with pytest.raises(AuthenticationError) as plain:
+        sshpool.sync.connect(target.replace("%ZZ", "%25ZZ%2F"), state_dir=tmp_path, connect_timeout=5)
+    assert "%XX" in str(plain.value)  # decoded, it still holds a lone '%': the note stays, harmless
+    with pytest.raises(AuthenticationError) as no_percent:
+        sshpool.sync.connect(target.replace("%ZZ", "%2F"), state_dir=tmp_path, connect_timeout=5)
+    assert "%XX" not in str(no_percent.value) and "check the user" in str(no_percent.value)
 
 
 def test_close_is_idempotent_and_the_next_command_reconnects(make_connection: Callable[..., Any]) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -27,7 +29,7 @@ from sshpool import (
 from sshpool.connection import Chunk
 from sshpool.runners.connect import open_connection
 from sshpool.runners.remote import DaemonRunner
-from tests.support.daemon import Daemon, daemon_running, start_daemon
+from tests.support.daemon import Daemon, clean_env, daemon_running, start_daemon
 from tests.support.library import dsn_for
 
 pytestmark = pytest.mark.timeout(90)
@@ -192,3 +194,32 @@ def test_timeout_none_means_no_limit_through_the_daemon_as_it_does_directly(
             assert lifted.wait(slow) == "done\n"
     finally:
         d.stop()
+
+
+def test_not_running_through_the_library_names_the_state_dir_as_sshpoolctl_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """daemon=True looks for the daemon where sshpoolctl does, and says as much when it is not there."""
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", 8877)) == 0:
+            pytest.skip("something listens on 127.0.0.1:8877, the address tried by default")
+    down = "the daemon is not running on 127.0.0.1:8877 — start it with `sshpoold`"
+    fix = "for a daemon with another --state-dir, set SSHPOOL_STATE_DIR to it, or SSHPOOL_URL"
+    missing, empty = tmp_path / "nowhere", tmp_path / "empty"
+    empty.mkdir()
+    monkeypatch.delenv("SSHPOOL_URL", raising=False)
+    monkeypatch.setenv("SSHPOOL_STATE_DIR", str(missing))
+    with pytest.raises(DaemonUnavailableError) as from_env:
+        sshpool.sync.connect("web1", daemon=True, token="t0ken")
+    assert str(from_env.value) == f"{down} (the state dir {missing} does not exist; {fix})"
+    with pytest.raises(DaemonUnavailableError) as from_argument:
+        sshpool.sync.connect("web1", daemon=True, token="t0ken", state_dir=empty)
+    assert str(from_argument.value) == f"{down} ({empty} holds no daemon.json; {fix})"
+    ctl = subprocess.run(
+        [str(Path(sys.executable).with_name("sshpoolctl")), "status"],
+        env={**clean_env(), "SSHPOOL_STATE_DIR": str(empty), "SSHPOOL_TOKEN": "t0ken"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert ctl.stderr == f"sshpoolctl: {from_argument.value}\n"

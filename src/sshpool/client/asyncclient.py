@@ -55,13 +55,14 @@ class AsyncDaemonClient:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | DaemonEndpoint | None = None,
         token: str | None = None,
         *,
         timeout: float = 30.0,
         client_id: str | None = None,
     ) -> None:
-        self.endpoint: DaemonEndpoint = find_daemon(url)
+        # An endpoint found already keeps how it was found, for a "not running" to say.
+        self.endpoint: DaemonEndpoint = url if isinstance(url, DaemonEndpoint) else find_daemon(url)
         self._token, self.token_source = find_token(token)
         self.timeout = timeout
         self.client_id = client_id

@@ -59,7 +59,10 @@ class Channel:
         keepalive_explicit: bool = False,
         forward_agent: bool = False,
         on_event: Callable[[str, Channel], None] | None = None,
+        failures_raised: bool = False,
     ) -> None:
+        """``failures_raised``: whoever starts the channel raises its connect failures to its
+        caller (a direct ``connect()``), so until the first success they are logged at DEBUG only."""
         self.dsn = dsn
         self.alias = dsn.alias
         self.settings = settings or Settings()
@@ -69,6 +72,7 @@ class Channel:
         self.forward_agent = forward_agent
         self._on_event = on_event
         self._keepalive_explicit = keepalive_explicit
+        self.failures_raised = failures_raised
         self.state = "connecting"
         self.start_time = time.time()
         self.connected_since: float | None = None
@@ -216,7 +220,8 @@ class Channel:
                     self.last_capture = exc.capture
                 hard = isinstance(exc, (AuthenticationError, HostKeyError))
                 self._set_state("failed" if hard else ("reconnecting" if ever_up else "connecting"))
-                log.warning("failed to connect to %s: %s", self.display(), exc.message)
+                level = logging.DEBUG if self.failures_raised and not ever_up else logging.WARNING
+                log.log(level, "failed to connect to %s: %s", self.display(), exc.message)
                 self.slots.fail_waiters(self._unavailable())
                 s = self.settings
                 delay = s.backoff_max if hard else random.uniform(0, min(s.backoff_max, s.backoff_initial * 2**attempt))

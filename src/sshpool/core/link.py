@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import os
+import re
 import socket
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
@@ -203,7 +205,7 @@ def _connect_errors(target: Target, opts: LinkOptions, capture: KeyCapture, hop_
         how = "password" if target.password is not None else "public key (agent, IdentityFile, default keys)"
         raise AuthenticationError(
             f"authentication failed for {target.where}{hop_note} by {how}: {exc.reason}; "
-            "check the user, the key in authorized_keys or the password",
+            f"check the user, the key in authorized_keys or the password{_percent_note(target.password)}",
             alias=alias,
         ) from None
     except TimeoutError:
@@ -218,10 +220,26 @@ def _connect_errors(target: Target, opts: LinkOptions, capture: KeyCapture, hop_
             alias=alias,
         ) from None
     except OSError as exc:
-        reason = exc.strerror or str(exc) or type(exc).__name__
+        # The stdlib loop says "Connect call failed ('127.0.0.1', 22)" where uvloop says "Connection refused".
+        said = os.strerror(exc.errno) if isinstance(exc, ConnectionError) and exc.errno else exc.strerror
+        reason = said or str(exc) or type(exc).__name__
         raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {reason}", alias=alias) from None
     except (ValueError, asyncssh.KeyImportError) as exc:
         raise ChannelUnavailableError(f"cannot connect to {target.where}{hop_note}: {exc}", alias=alias) from None
+
+
+_LONE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def _percent_note(password: str | None) -> str:
+    """A refused password that holds a ``%`` starting no ``%XX`` escape was taken as typed (as
+    unquote does); if an escape was meant, that is the likely cause. The password is never shown."""
+    if password is None or not _LONE_PERCENT.search(password):
+        return ""
+    return (
+        "; the password holds a '%' that starts no %XX escape, so it was used as typed: in a DSN a '%' "
+        "itself is written %25, and @ : / ? # are percent-encoded (%40 %3A %2F %3F %23)"
+    )
 
 
 def _readable(path: str) -> bool:

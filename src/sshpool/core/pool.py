@@ -79,8 +79,9 @@ class Pool:
         word = "channel" if n == 1 else "channels"
         return f"<Pool {n} {word}{': ' + parts if parts else ''} | {running} commands running>"
 
-    def add(self, dsn: DSN | str, *, forward_agent: bool = False) -> Channel:
-        """Register a channel without connecting yet (``start`` does both)."""
+    def add(self, dsn: DSN | str, *, forward_agent: bool = False, failures_raised: bool = False) -> Channel:
+        """Register a channel without connecting yet (``start`` does both). ``failures_raised``:
+        the caller raises the first connect failures itself, so they are logged at DEBUG only."""
         if isinstance(dsn, str):
             dsn = DSN.parse(dsn)
         if dsn.key in self._channels:
@@ -98,6 +99,7 @@ class Pool:
             keepalive_explicit=self._keepalive_explicit,
             forward_agent=forward_agent,
             on_event=self._on_event,
+            failures_raised=failures_raised,
         )
         self._channels[dsn.key] = channel
         return channel
@@ -105,10 +107,13 @@ class Pool:
     def _wait(self, wait: Timeout) -> float | None:
         return self.settings.start_wait if isinstance(wait, Unset) else wait
 
-    async def start(self, dsn: DSN | str, *, wait: Timeout = UNSET, forward_agent: bool = False) -> ChannelInfo:
+    async def start(
+        self, dsn: DSN | str, *, wait: Timeout = UNSET, forward_agent: bool = False, failures_raised: bool = False
+    ) -> ChannelInfo:
         """Start a channel; returns after its first connect attempt (or ``wait`` seconds).
-        Raises only DSNError and AliasInUseError: connect errors show in the info."""
-        channel = self.add(dsn, forward_agent=forward_agent)
+        Raises only DSNError and AliasInUseError: connect errors show in the info (and are logged
+        as warnings, unless ``failures_raised`` says the caller raises them)."""
+        channel = self.add(dsn, forward_agent=forward_agent, failures_raised=failures_raised)
         return await channel.start(self._wait(wait))
 
     async def start_many(self, dsns: list[DSN | str], *, wait: Timeout = UNSET) -> list[ChannelInfo]:
@@ -134,7 +139,7 @@ class Pool:
             )
         del self._channels[old.dsn.key]
         try:
-            channel = self.add(dsn, forward_agent=old.forward_agent)
+            channel = self.add(dsn, forward_agent=old.forward_agent, failures_raised=old.failures_raised)
         except BaseException:
             self._channels[old.dsn.key] = old
             raise

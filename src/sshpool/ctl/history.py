@@ -36,7 +36,7 @@ def redact(line: str) -> str:
     for i, word in enumerate(words):
         if "://" in word and "@" in word:
             with contextlib.suppress(DSNError, ValueError):
-                if DSN.parse(word).password is not None:
+                if DSN.parse(word, scheme_alias=True).password is not None:
                     scheme, rest = word.split("://", 1)
                     userinfo, host = rest.rsplit("@", 1)
                     words[i] = f"{scheme}://{userinfo.split(':', 1)[0]}:****@{host}"

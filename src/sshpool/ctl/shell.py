@@ -14,6 +14,7 @@ import cmd
 import contextlib
 import shlex
 import sys
+import termios
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -30,6 +31,15 @@ __all__ = ["COMMANDS", "OneShot", "Shell"]
 T = TypeVar("T")
 COMMANDS = ("exit", "help", "quit", "run", "start", "status", "stop")
 INTRO = "==> Press Ctrl-C to exit <=="
+
+
+def _echoes_ctrl_c() -> bool:
+    """Whether the terminal on stdin echoes a Ctrl-C as ``^C`` itself (ECHO and ECHOCTL)."""
+    try:
+        lflag = termios.tcgetattr(sys.stdin.fileno())[3]
+    except (termios.error, OSError, ValueError):
+        return False
+    return bool(lflag & termios.ECHO and lflag & termios.ECHOCTL)
 
 
 @dataclass(frozen=True)
@@ -169,7 +179,8 @@ class Shell(cmd.Cmd):
             self.fail(error_line(exc))
         except KeyboardInterrupt:
             sys.stdout.flush()
-            print("^C: cancelled; the daemon stopped the command", file=sys.stderr, flush=True)
+            caret = "" if _echoes_ctrl_c() else "^C"  # the terminal already showed it
+            print(f"{caret}: cancelled; the daemon stopped the command", file=sys.stderr, flush=True)
             TERMINAL.saw(b"\n")
             self.status = 130
         sys.stdout.flush()

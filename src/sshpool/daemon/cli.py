@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import fields
 from typing import Any
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
         epilog="Each setting (and --host, --port, --config, --socket, --log-level...) also reads an SSHPOOL_* "
         "variable of the same name "
-        "(--command-timeout: SSHPOOL_COMMAND_TIMEOUT); the flag wins.",
+        "(--command-timeout: SSHPOOL_COMMAND_TIMEOUT); the flag wins. Log lines are stamped in UTC, "
+        "as the audit log is.",
     )
     g = parser.add_argument_group("optional arguments")
     g.add_argument("-h", "--help", action="help", help="show this help message and exit")
@@ -132,9 +134,12 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def configure_logging(level: str) -> None:
-    """The classic ``[YYYY-mm-dd HH:MM:SS,mmm] message`` on stderr, uvicorn's loggers included."""
+    """The classic ``[YYYY-mm-dd HH:MM:SS,mmm] message`` on stderr, uvicorn's loggers included.
+    The stamp is UTC, as the audit log's ``time`` is, so the two read side by side in any time zone."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    formatter = logging.Formatter(LOG_FORMAT)
+    formatter.converter = time.gmtime
+    handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -53,16 +53,26 @@ log = logging.getLogger("sshpool")
 
 
 def read_config(path: str) -> list[DSN]:
-    """DSNs of a ``--config`` file; a bad line names its file and line number."""
+    """DSNs of a ``--config`` file; a bad line names its file and line number, and an alias on two
+    lines (in any case) names both, as neither can be the one meant."""
     dsns = []
+    seen: dict[str, tuple[int, str]] = {}
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
         text = line.split("#", 1)[0].strip() if not line.lstrip().startswith("#") else ""
         if not text:
             continue
         try:
-            dsns.append(DSN.parse(text))
+            dsn = DSN.parse(text)
         except DSNError as exc:
             raise DSNError(f"{path}:{number}: {exc}") from None
+        if dsn.key in seen:
+            first, alias = seen[dsn.key]
+            raise DSNError(
+                f"{path}:{number}: the alias {dsn.alias!r} is already on line {first} ({alias!r}); "
+                "an alias names one channel (aliases are compared without regard to case): remove or rename one"
+            )
+        seen[dsn.key] = (number, dsn.alias)
+        dsns.append(dsn)
     return dsns
 
 

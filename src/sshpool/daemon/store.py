@@ -107,7 +107,7 @@ class SQLiteStore:
                     f"{self.path}: cannot decrypt a stored channel; was {self.dir / 'state.key'} replaced? "
                     "Restore it, or move the database away to start empty"
                 ) from None
-            out.append(StoredChannel(DSN.parse(text), source, float(created)))
+            out.append(StoredChannel(DSN.parse(text, scheme_alias=True), source, float(created)))
         return out
 
     def put(self, dsn: DSN, source: str) -> None:

@@ -55,7 +55,9 @@ class DirectRunner:
         async with self._lock:
             if self.dsn.alias not in self.pool:
                 wait = self.pool.settings.connect_timeout + 2
-                info = await self.pool.start(self.dsn, wait=wait, forward_agent=self.forward_agent)
+                info = await self.pool.start(
+                    self.dsn, wait=wait, forward_agent=self.forward_agent, failures_raised=True
+                )
                 if info.state != "up":
                     await self.pool.stop(self.dsn.alias)
                     raise error_from_code(

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from sshpool.client import AsyncDaemonClient as RestClient
-from sshpool.client.discovery import find_daemon, find_token
+from sshpool.client.discovery import DaemonEndpoint, find_daemon, find_token
 from sshpool.client.wire import (
     NO_LIMIT,
     CommandTimeout,
@@ -44,19 +44,18 @@ __all__ = ["AsyncDaemonClient", "DaemonRunner", "locate", "open_daemon_connectio
 
 def locate(
     daemon: bool | str, token: str | None = None, state_dir: str | os.PathLike[str] | None = None
-) -> tuple[str, str]:
-    """The daemon's address (a URL or ``unix:/path``) and token, found as every sshpool client
-    finds them (:func:`sshpool.client.find_daemon`, :func:`~sshpool.client.find_token`);
-    ``state_dir`` stands in for ``SSHPOOL_STATE_DIR``."""
+) -> tuple[DaemonEndpoint, str]:
+    """The daemon's endpoint (with how it was found, which a "not running" names) and token,
+    found as every sshpool client finds them (:func:`sshpool.client.find_daemon`,
+    :func:`~sshpool.client.find_token`); ``state_dir`` stands in for ``SSHPOOL_STATE_DIR``."""
     env: Mapping[str, str] = os.environ
     if state_dir is not None:
         env = {**os.environ, "SSHPOOL_STATE_DIR": os.fspath(state_dir)}
     endpoint = find_daemon(daemon if isinstance(daemon, str) and daemon else None, env)
-    where = f"unix:{endpoint.socket}" if endpoint.socket else endpoint.url
     secret, source = find_token(token, env)
     if not secret:
         raise TokenError(f"no sshpoold token ({source}): pass token=..., or set SSHPOOL_TOKEN")
-    return where, secret
+    return endpoint, secret
 
 
 class DaemonRunner:
@@ -241,11 +240,11 @@ async def open_daemon_connection(
     cannot connect), one it has is used when it points at the same place."""
     if not isinstance(target, str) or not target.strip():
         raise ValueError("connect() needs the alias of a daemon's channel, or a DSN to start one")
-    url, secret = locate(daemon, token, state_dir)
+    endpoint, secret = locate(daemon, token, state_dir)
     timeout = settings.get("command_timeout", UNSET)
     if "://" in target:
         dsn = make_dsn(target, user=user, port=port, password=password)
-        runner = DaemonRunner(dsn.alias, AsyncDaemonClient(url, secret), command_timeout=timeout)
+        runner = DaemonRunner(dsn.alias, AsyncDaemonClient(endpoint, secret), command_timeout=timeout)
         await _ensure_channel(runner, dsn, float(settings.get("connect_timeout") or Settings.connect_timeout))
     else:
         given = [name for name, v in (("user", user), ("port", port), ("password", password)) if v is not None]
@@ -254,7 +253,7 @@ async def open_daemon_connection(
                 f"{', '.join(given)} belong to the channel's DSN on the daemon; pass a DSN as the target "
                 "to start a channel, or leave them out to use the daemon's channel as it is"
             )
-        runner = DaemonRunner(target.strip(), AsyncDaemonClient(url, secret), command_timeout=timeout)
+        runner = DaemonRunner(target.strip(), AsyncDaemonClient(endpoint, secret), command_timeout=timeout)
         try:
             await runner.resolve()
         except BaseException:

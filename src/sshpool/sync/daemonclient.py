@@ -15,6 +15,7 @@ from sshpool.runners.remote import AsyncDaemonClient
 from sshpool.trees import Progress
 
 if TYPE_CHECKING:
+    from sshpool.client.discovery import DaemonEndpoint
     from sshpool.client.wire import CommandTimeout, Done, Output  # annotations only: sync sits beside the client
 
 from sshpool.sync.connection import Connection
@@ -28,7 +29,7 @@ class DaemonClient:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | DaemonEndpoint | None = None,
         token: str | None = None,
         *,
         timeout: float = 30.0,
