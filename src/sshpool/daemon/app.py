@@ -3,7 +3,8 @@ clients, plus fan-out, live output, health, metrics and a local /docs.
 
 Here the app is wired: its error answers and its route table. The endpoints are in
 :mod:`sshpool.daemon.channels` and :mod:`sshpool.daemon.runs`; the guard (request id, Host check, token,
-body limit) in :mod:`sshpool.daemon.guard`, the answers in :mod:`sshpool.daemon.answers`, the body rule
+body limit) in :mod:`sshpool.daemon.guard`, the two hot routes (run a command, fan-out), which skip
+FastAPI's layers, in :mod:`sshpool.daemon.hotpath`, the answers in :mod:`sshpool.daemon.answers`, the body rule
 in :mod:`sshpool.daemon.bodies`, the OpenAPI text in :mod:`sshpool.daemon.apidoc`. Endpoints read the raw
 body themselves, so FastAPI never answers 422.
 """
@@ -11,6 +12,7 @@ body themselves, so FastAPI never answers 422.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sshpool._version import __version__
 from sshpool.core.pool import Pool
@@ -28,6 +30,7 @@ from sshpool.daemon.apidoc import RESPONSES, TAGS, body_doc, summary_of, tag_of
 from sshpool.daemon.audit import AuditLog
 from sshpool.daemon.channels import ChannelEndpoints
 from sshpool.daemon.guard import Guard, host_name
+from sshpool.daemon.hotpath import HotPath
 from sshpool.daemon.metrics import Metrics
 from sshpool.daemon.runs import RunEndpoints
 from sshpool.daemon.state import FANOUT_LIMIT, ApiState
@@ -35,9 +38,18 @@ from sshpool.daemon.store import Store
 from sshpool.defaults import Settings
 from sshpool.errors import SSHPoolError
 
-__all__ = ["create_app"]
+__all__ = ["App", "create_app"]
 
 Endpoint = Callable[..., Awaitable[Response]]
+
+
+class App(FastAPI):
+    """FastAPI with a front door: :attr:`front` (the hot routes, else FastAPI's own stack)."""
+
+    front: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.front(scope, receive, send)
 
 
 def create_app(
@@ -71,7 +83,7 @@ def create_app(
         fanout_limit=fanout_limit,
     )
     metrics = Metrics(pool)
-    app = FastAPI(
+    app = App(
         title="sshpoold",
         version=__version__,
         description="Persistent SSH channels by alias: start, stop, status and run commands in milliseconds.",
@@ -83,8 +95,12 @@ def create_app(
     app.state.api = state
     app.state.metrics = metrics
     _answer_errors(app)
-    _add_routes(app, ChannelEndpoints(pool, state, metrics), RunEndpoints(pool, state, metrics))
+    runs = RunEndpoints(pool, state, metrics)
+    _add_routes(app, ChannelEndpoints(pool, state, metrics), runs)
     app.add_middleware(Guard, state=state, metrics=metrics)
+    hot = HotPath(partial(FastAPI.__call__, app), runs)
+    hot.hot = Guard(hot.handle, state=state, metrics=metrics)
+    app.front = hot
     return app
 
 

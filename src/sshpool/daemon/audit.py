@@ -16,6 +16,9 @@ from typing import Any
 
 __all__ = ["AuditLog"]
 
+#: json.dumps(record, ensure_ascii=False, default=str), without building an encoder per line.
+_ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
 
 class AuditLog:
     """Append-only JSON lines; at ``max_bytes`` the file moves to ``.1`` (up to ``backups`` kept).
@@ -52,7 +55,7 @@ class AuditLog:
     def write(self, event: str, **fields: Any) -> None:
         record: dict[str, Any] = {"time": datetime.now(UTC).isoformat(timespec="milliseconds"), "event": event}
         record.update(fields)
-        line = (json.dumps(record, ensure_ascii=False, default=str) + "\n").encode()
+        line = (_ENCODE(record) + "\n").encode()
         with self._lock:
             st = os.fstat(self._fd)
             if self._moved(st):

@@ -7,8 +7,8 @@ write, so a silent command would go on running for a client that left.
 from __future__ import annotations
 
 import hmac
+import os
 import re
-import uuid
 from typing import TYPE_CHECKING
 
 from fastapi.responses import Response
@@ -49,31 +49,34 @@ class Guard:
             await self.app(scope, receive, send)
             return
         headers: list[tuple[bytes, bytes]] = scope["headers"]
-        rid = next((v.decode("latin-1") for k, v in headers if k == b"x-request-id"), "")
+        first = dict(reversed(headers))  # each header's first value, as a client sent it
+        rid = first.get(b"x-request-id", b"").decode("latin-1")
         if not _REQUEST_ID.match(rid):
-            rid = uuid.uuid4().hex[:16]
+            rid = os.urandom(8).hex()
         scope.setdefault("state", {})["request_id"] = rid
-        as_json = wants_json(headers)
+        id_header = (b"x-request-id", rid.encode())
         method = scope["method"]
+        counted = self.metrics.count_request
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
-                self.metrics.requests.labels(method, str(message["status"])).inc()
+                message["headers"] = [*message.get("headers", ()), id_header]
+                counted(method, message["status"])
             await send(message)
 
-        refusal = self._refuse(scope, headers, as_json)
+        refusal = self._refuse(scope, first)
         if refusal is not None:
             await refusal(scope, receive, send_with_id)
             return
-        upload = method == "PUT" and _UPLOAD.match(scope["path"]) is not None
-        if method == "POST" and _RUN.match(scope["path"]) and _content_type(headers) == "application/octet-stream":
+        path: str = scope["path"]
+        upload = method == "PUT" and _UPLOAD.match(path) is not None
+        if method == "POST" and _content_type(first) == "application/octet-stream" and _RUN.match(path):
             await self.app(scope, receive, send_with_id)  # stdin of any size, pulled as the command reads it
             return
         limit = self.state.settings.file_limit if upload else self.state.settings.body_limit
-        length = next((v for k, v in headers if k == b"content-length"), None)
+        length = first.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
+            as_json = wants_json(headers)
             if not length.isdigit():
                 refused = problem(400, "bad_request", "Content-Length is not a number", json_body=as_json)
             else:
@@ -92,26 +95,28 @@ class Guard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await problem(413, "too_large", _too_large(limit), json_body=as_json)(scope, receive, send_with_id)
+                refused = problem(413, "too_large", _too_large(limit), json_body=wants_json(headers))
+                await refused(scope, receive, send_with_id)
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
+        body = b"".join(chunks)
         replayed = False
 
         async def replay() -> Message:
             nonlocal replayed
             if not replayed:
                 replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
         await self.app(scope, replay, send_with_id)
 
-    def _refuse(self, scope: Scope, headers: list[tuple[bytes, bytes]], as_json: bool) -> Response | None:
+    def _refuse(self, scope: Scope, first: dict[bytes, bytes]) -> Response | None:
         path: str = scope["path"]
         if self.state.check_host:
-            host = next((v.decode("latin-1") for k, v in headers if k == b"host"), "")
+            host = first.get(b"host", b"").decode("latin-1")
             name = host_name(host)
             if name not in _LOCAL_NAMES and name not in self.state.allowed_hosts:
                 return problem(
@@ -119,19 +124,18 @@ class Guard:
                     "bad_request",
                     f"Host header {host!r} is not accepted: use localhost, 127.0.0.1 or [::1], "
                     "or start sshpoold with --allowed-host NAME",
-                    json_body=as_json,
+                    json_body=wants_json(scope["headers"]),
                 )
         if path in OPEN_PATHS or path.startswith("/static/"):
             return None
-        auth = next((v.decode("latin-1") for k, v in headers if k == b"authorization"), "")
-        scheme, _, given = auth.partition(" ")
+        scheme, _, given = first.get(b"authorization", b"").decode("latin-1").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.state.token.encode()):
             resp = problem(
                 401,
                 "unauthorized",
                 "missing or wrong token: send 'Authorization: Bearer <token>' with the token from "
                 "SSHPOOL_TOKEN or the state dir's 'token' file",
-                json_body=as_json,
+                json_body=wants_json(scope["headers"]),
             )
             resp.headers["WWW-Authenticate"] = 'Bearer realm="sshpoold"'
             return resp
@@ -151,6 +155,5 @@ def host_name(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def _content_type(headers: list[tuple[bytes, bytes]]) -> str:
-    value = next((v for k, v in headers if k == b"content-type"), b"")
-    return value.decode("latin-1").split(";")[0].strip().lower()
+def _content_type(first: dict[bytes, bytes]) -> str:
+    return first.get(b"content-type", b"").decode("latin-1").split(";")[0].strip().lower()

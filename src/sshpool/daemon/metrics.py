@@ -124,19 +124,32 @@ class Metrics:
         #: Outcomes per alias, pruned at each scrape to the channels that exist.
         self.by_alias: dict[str, _Tally[str]] = {}
         self.registry.register(_PoolCollector(pool, self.by_alias))
+        # Each label set's child, looked up once: ``labels()`` validates and locks on every call.
+        self._children: dict[tuple[Counter, tuple[str, ...]], Counter] = {}
+
+    def _child(self, family: Counter, *values: str) -> Counter:
+        key = (family, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(*values)
+        return child
+
+    def count_request(self, method: str, status: int) -> None:
+        """One HTTP answer, by method and status code."""
+        self._child(self.requests, method, str(status)).inc()
 
     def observe(self, result: Result, elapsed: float, mode: str, alias: str | None = None) -> None:
         word = outcome(result)
-        self.commands.labels(word).inc()
+        self._child(self.commands, word).inc()
         if alias is not None:
             self.by_alias.setdefault(alias, _Tally())[word] += 1
-        self.modes.labels(mode).inc()
+        self._child(self.modes, mode).inc()
         self.latency.observe(result.duration)
         self.queue_wait.observe(max(0.0, elapsed - result.duration))
 
     def refused(self, code: str, alias: str | None = None) -> None:
         """A command that never started (channel unavailable, shutting down...)."""
-        self.commands.labels(code).inc()
+        self._child(self.commands, code).inc()
         if alias is not None:
             self.by_alias.setdefault(alias, _Tally())[code] += 1
 
