@@ -16,10 +16,9 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from fastapi.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from sshpool.daemon.streaming import Disconnected, until_disconnect
+from sshpool.daemon.streaming import Disconnected, LiveStream, until_disconnect
 from sshpool.outframes import CONTENT_TYPE, FRAME_CAP, OUTCOME, STDERR, STDOUT, encode_frame, frame_header
 from sshpool.result import OutputCallback
 
@@ -63,23 +62,13 @@ def packed(chunks: list[tuple[bytes, bytes | memoryview]]) -> Iterator[bytes]:
         yield b"".join(parts)
 
 
-class FrameStream(Response):
+class FrameStream(LiveStream):
     """``produce(on_output)`` runs the command, handing its output to ``on_output`` as it comes,
     and answers the outcome (a dict, the ``=`` frame); a client disconnect cancels it."""
 
     media_type = CONTENT_TYPE
 
-    def __init__(
-        self,
-        produce: Callable[[OutputCallback], Awaitable[dict[str, Any]]],
-        rid: str,
-        watch: Receive | None = None,
-    ) -> None:
-        super().__init__(media_type=self.media_type, headers={"Cache-Control": "no-store"})
-        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
-        self.produce = produce
-        self.rid = rid
-        self.watch = watch  # what watches for a disconnect, when the body is still being read
+    produce: Callable[[OutputCallback], Awaitable[dict[str, Any]]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         pending: list[tuple[bytes, bytes | memoryview]] = []

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from fastapi.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
-__all__ = ["Disconnected", "NDJSONStream", "OutputLines", "StreamedBody", "until_disconnect"]
+__all__ = ["Disconnected", "LiveStream", "NDJSONStream", "OutputLines", "StreamedBody", "until_disconnect"]
 
 log = logging.getLogger("sshpool")
 
@@ -92,23 +92,26 @@ class StreamedBody:
         return await self._receive()
 
 
-class NDJSONStream(Response):
-    """Lines of JSON as they come. ``produce(emit)`` runs while the response streams; a client
-    disconnect cancels it."""
+class LiveStream(Response):
+    """An answer written while its command runs (NDJSON lines, output frames): no Content-Length,
+    never cached. ``produce`` runs the command; ``watch`` is what watches for a disconnect when
+    the request body (streamed stdin) is still being read."""
 
-    media_type = "application/x-ndjson"
-
-    def __init__(
-        self,
-        produce: Callable[[Callable[[dict[str, Any]], None]], Awaitable[None]],
-        rid: str,
-        watch: Receive | None = None,
-    ) -> None:
+    def __init__(self, produce: Callable[[Any], Awaitable[Any]], rid: str, watch: Receive | None = None) -> None:
         super().__init__(media_type=self.media_type, headers={"Cache-Control": "no-store"})
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.produce = produce
         self.rid = rid
         self.watch = watch  # what watches for a disconnect, when the body is still being read
+
+
+class NDJSONStream(LiveStream):
+    """Lines of JSON as they come. ``produce(emit)`` runs while the response streams; a client
+    disconnect cancels it."""
+
+    media_type = "application/x-ndjson"
+
+    produce: Callable[[Callable[[dict[str, Any]], None]], Awaitable[None]]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue()
