@@ -10,7 +10,6 @@ to :data:`~sshpool.outframes.FRAME_CAP` bytes, and writes them in sends of about
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
@@ -18,7 +17,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
-from sshpool.daemon.streaming import Disconnected, LiveStream, until_disconnect
+from sshpool.daemon.streaming import LiveStream
 from sshpool.outframes import CONTENT_TYPE, FRAME_CAP, OUTCOME, STDERR, STDOUT, encode_frame, frame_header
 from sshpool.result import OutputCallback
 
@@ -104,13 +103,4 @@ class FrameStream(LiveStream):
             last = encode_frame(OUTCOME, json.dumps(outcome[0], ensure_ascii=False).encode())
             await send({"type": "http.response.body", "body": last, "more_body": False})
 
-        work = asyncio.ensure_future(producer())
-        try:
-            await until_disconnect(self.watch or receive, pump())
-        except (Disconnected, OSError):
-            log.info("client went away during request %s: command cancelled", self.rid)
-        finally:
-            if not work.done():
-                work.cancel()
-            with contextlib.suppress(BaseException):
-                await work
+        await self.serve(receive, producer(), pump())

@@ -104,6 +104,20 @@ class LiveStream(Response):
         self.rid = rid
         self.watch = watch  # what watches for a disconnect, when the body is still being read
 
+    async def serve(self, receive: Receive, producer: Awaitable[None], pump: Awaitable[None]) -> None:
+        """Run ``producer`` (the command) beside ``pump`` (which writes the answer); a client that
+        leaves cancels both, and the command is awaited to its end either way."""
+        work = asyncio.ensure_future(producer)
+        try:
+            await until_disconnect(self.watch or receive, pump)
+        except (Disconnected, OSError):
+            log.info("client went away during request %s: command cancelled", self.rid)
+        finally:
+            if not work.done():
+                work.cancel()
+            with contextlib.suppress(BaseException):
+                await work
+
 
 class NDJSONStream(LiveStream):
     """Lines of JSON as they come. ``produce(emit)`` runs while the response streams; a client
@@ -134,16 +148,7 @@ class NDJSONStream(LiveStream):
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 
-        work = asyncio.ensure_future(producer())
-        try:
-            await until_disconnect(self.watch or receive, pump())
-        except (Disconnected, OSError):
-            log.info("client went away during request %s: command cancelled", self.rid)
-        finally:
-            if not work.done():
-                work.cancel()
-            with contextlib.suppress(BaseException):
-                await work
+        await self.serve(receive, producer(), pump())
 
 
 class OutputLines:
