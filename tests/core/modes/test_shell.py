@@ -556,3 +556,10 @@ async def test_figures_echo_latency_and_throughput_in_both_modes(
         f"shell {shell_rate:.0f} cmd/s ({shell_rate / exec_rate:.1f}x)"
     )
     assert shell_ms < exec_ms
+
+
+async def test_a_command_that_signals_its_shell_never_gets_the_shells_job_report(pool: Pool, chan: str) -> None:
+    """``kill -TERM $$`` makes bash report the job the moment it ends (not in ``wait``); that
+    report is the shell's own and must not reach the command's stderr, however it races."""
+    answers = [answer(await pool.run(chan, "kill -TERM $$", mode="shell")) for _ in range(40)]
+    assert set(answers) == {(b"", b"", None, "TERM", "signal", False)}

@@ -11,7 +11,9 @@ be complete. A token is 128 random bits chosen per command and never visible to 
 Job control (``set -m``) gives each command its own process group: a surviving member after the
 subshell ends means a background job that may still hold the output pipes, and with job control
 the shell reports how its job ended ("Exit 137" against "Killed"), which tells ``exit 137`` apart
-from a death by signal. That report is written to a scratch file, never to the command's stderr.
+from a death by signal. The shell's own stderr is that scratch file, emptied before each command:
+a job report, whether bash writes it while waiting or earlier (a command that signals the shell
+itself makes it report at once), never reaches the command's stderr, which is fd 3 kept aside.
 """
 
 from __future__ import annotations
@@ -49,9 +51,9 @@ def _runner() -> str:
     again as ``bash -c`` does. Either way the command text starts on line 2, as in exec mode."""
     export = f"export {MARKER_VAR}=$__spr$__nl"
     return (
-        "__spq=$!; "
-        f'if __spw; then eval "( __sph; {export}$__spc$__nl) </dev/null &"; '
-        f'else ( eval "__sph; {export}$__spc" ) </dev/null & fi'
+        ': >"$__spn"; __spq=$!; '
+        f'if __spw; then eval "( __sph; {export}$__spc$__nl) </dev/null 2>&3 3>&- &"; '
+        f'else ( eval "__sph; {export}$__spc" ) </dev/null 2>&3 3>&- & fi'
     )
 
 
@@ -65,17 +67,20 @@ def driver(token: str) -> str:
         "__spn=$(mktemp /dev/shm/sshpool-shell.XXXXXXXX 2>/dev/null || "
         'mktemp "${TMPDIR:-/tmp}/sshpool-shell.XXXXXXXX" 2>/dev/null) || __spn=/dev/null',
         'trap \'[ "$__spn" = /dev/null ] || rm -f "$__spn"\' EXIT',
+        # the session's stderr is kept on fd 3 for commands and end lines; the shell's own
+        # stderr (its job reports, whenever it writes them) goes to the scratch file
+        'exec 3>&2 2>>"$__spn"',
         "__nl=$(printf '\\nx'); __nl=${__nl%x}",
         f"__spx={_quote(_runner())}",
         # the end lines: exit status, death by signal (from the job report), processes left behind
         "__spe() { "
         '__spk=0; __spm=; __spl=0; if [ "$!" = "$__spq" ]; then __sps=2; else '
-        'wait "$!" 2>"$__spn"; __sps=$?; '
+        'wait "$!"; __sps=$?; '
         'if [ "$__sps" -gt 128 ] && [ -s "$__spn" ]; then IFS= read -r __spm <"$__spn"; '
         'case $__spm in *"Exit $__sps"*|*Done*) ;; *) __spk=1 ;; esac; fi; '
         'kill -0 -- "-$!" 2>/dev/null && __spl=1; fi; '
         'printf \'%s %s %s %s\\n\' "$1" "$__sps" "$__spk" "$__spl"; '
-        "printf '%s\\n' \"$1\" >&2; }",
+        "printf '%s\\n' \"$1\" >&3; }",
         # parses the command as a whole without running any of it: an ``if false`` is parsed
         # completely before it runs, and braces refuse a ``)`` that would close the subshell early
         "__spw() { case $__spc in *alias*) return 1 ;; esac; "
@@ -83,7 +88,7 @@ def driver(token: str) -> str:
         # hides the shell's own names from a command (its values are already expanded by then)
         f"__sph() {{ unset {_LOCALS} __spc __spr __nl; unset -f {_FUNCS}; trap - EXIT; set +m; }}",
         "set -m",
-        f"printf '%s %s\\n' {token} \"$$\"; printf '%s\\n' {token} >&2",
+        f"printf '%s %s\\n' {token} \"$$\"; printf '%s\\n' {token} >&3",
         'while IFS= read -r __spline; do eval "$__spline"; done',
     ]
     return "; ".join(parts)
