@@ -129,3 +129,17 @@ def test_format_then_parse_round_trips(
     d = DSN.parse(text)
     assert (d.alias, d.user, d.password, d.host, d.port) == (alias, user, password, host, port)
     assert DSN.parse(d.to_text(reveal_password=True)) == d
+
+
+def test_tags_in_the_query_are_kept_once_each_in_the_order_given_and_written_back() -> None:
+    dsn = DSN.parse("web1://deploy@10.0.0.5?tags=web,prod&mode=shell&tags=Web,db")
+    assert dsn.tags == ("web", "prod", "db") and dsn.mode == "shell"
+    assert dsn.to_text() == "web1://deploy@10.0.0.5?mode=shell&tags=web,prod,db"
+    assert DSN.parse(dsn.to_text()) == dsn
+    assert DSN.parse("web1://10.0.0.5").tags == ()
+
+
+@pytest.mark.parametrize("tag", ["a%20b", "a+b", "-x", "x" * 65, "caf%C3%A9"])
+def test_a_bad_tag_is_refused_naming_it_and_the_grammar(tag: str) -> None:
+    with pytest.raises(DSNError, match=r"invalid tag .*letters, digits, '_', '\.' or '-'"):
+        DSN.parse(f"web1://10.0.0.5?tags=ok,{tag}")

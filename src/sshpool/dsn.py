@@ -13,10 +13,11 @@ from urllib.parse import quote, unquote
 from sshpool.defaults import MODES
 from sshpool.errors import DSNError
 
-__all__ = ["ALIAS_RE", "DSN", "alias_for", "check_alias", "make_dsn"]
+__all__ = ["ALIAS_RE", "DSN", "alias_for", "check_alias", "check_tag", "make_dsn", "unique_tags"]
 
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$")
-_FORM = "expected alias://[user[:password]@]host[:port][?mode=shell], e.g. web1://deploy@10.0.0.5:22"
+_FORM = "expected alias://[user[:password]@]host[:port][?mode=shell][&tags=a,b], e.g. web1://deploy@10.0.0.5:22"
+_TAG_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _HOST_RE = re.compile(r"^[A-Za-z0-9_.%-]+$")
 #: URL schemes a user may type where the alias goes (``ssh://u@host``); refused, with the form.
 _SCHEMES = frozenset({"ssh", "sftp", "scp"})
@@ -35,12 +36,35 @@ def check_alias(alias: str) -> str:
     return alias
 
 
+def check_tag(tag: str) -> str:
+    """Return ``tag`` unchanged when it is valid, else raise DSNError saying what is allowed: the
+    alias grammar without '+', which joins tags in a selector (``@web+prod``)."""
+    if not isinstance(tag, str):
+        raise DSNError(f"a tag must be text, not {type(tag).__name__}")
+    if not _TAG_RE.match(tag):
+        raise DSNError(
+            f"invalid tag {tag!r}: use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit"
+        )
+    return tag
+
+
+def unique_tags(tags: object) -> tuple[str, ...]:
+    """``tags`` (an iterable of text) checked, once each (case-insensitively), in the order given."""
+    if isinstance(tags, str) or not isinstance(tags, (list, tuple)):
+        raise DSNError('tags must be a list of names, e.g. ["web", "prod"]')
+    seen: dict[str, str] = {}
+    for tag in tags:
+        seen.setdefault(check_tag(tag).casefold(), tag)
+    return tuple(seen.values())
+
+
 @dataclass(frozen=True)
 class DSN:
     """A parsed channel DSN. ``user`` and ``port`` are None when the text does not state them:
     they are resolved at connect time (ssh_config, then the OS user and 22). ``mode`` is the
-    channel's own run mode (``?mode=shell``), None to follow the settings; other query
-    parameters and any path are ignored."""
+    channel's own run mode (``?mode=shell``), None to follow the settings; ``tags`` name the
+    groups it belongs to (``?tags=web,prod``: kept as typed, compared case-insensitively);
+    other query parameters and any path are ignored."""
 
     alias: str
     host: str
@@ -48,6 +72,7 @@ class DSN:
     password: str | None = field(default=None, repr=False)
     port: int | None = None
     mode: str | None = None
+    tags: tuple[str, ...] = ()
 
     @property
     def key(self) -> str:
@@ -74,7 +99,7 @@ class DSN:
         userinfo, at, hostpart = rest.rpartition("@")
         if not at:
             userinfo, hostpart = "", rest
-        mode = _mode_option(hostpart)
+        mode, tags = _query_options(hostpart)
         for cut in "/?#":
             hostpart = hostpart.split(cut, 1)[0]
         user: str | None = None
@@ -88,7 +113,7 @@ class DSN:
         if _has_control(hostpart):
             raise DSNError(f"the host contains whitespace or control characters; {_FORM}")
         host, port = _split_host_port(hostpart)
-        dsn = cls(alias=alias, host=host, user=user, password=password, port=port, mode=mode)
+        dsn = cls(alias=alias, host=host, user=user, password=password, port=port, mode=mode, tags=tags)
         if alias.casefold() in _SCHEMES and not scheme_alias:
             named = dsn.with_(alias=alias_for(host), password=None)
             raise DSNError(
@@ -107,7 +132,10 @@ class DSN:
             userinfo += "@"
         host = f"[{self.host}]" if ":" in self.host else self.host
         port = f":{self.port}" if self.port is not None else ""
-        query = f"?mode={self.mode}" if self.mode is not None else ""
+        options = [f"mode={self.mode}"] if self.mode is not None else []
+        if self.tags:
+            options.append("tags=" + ",".join(self.tags))
+        query = "?" + "&".join(options) if options else ""
         return f"{self.alias}://{userinfo}{host}{port}{query}"
 
     def display(self, user: str | None = None, port: int | None = None) -> str:
@@ -124,17 +152,21 @@ class DSN:
         return self.to_text()
 
 
-def _mode_option(hostpart: str) -> str | None:
-    """``mode`` from the query after the host (``?mode=shell``); the last one wins, as in URLs."""
+def _query_options(hostpart: str) -> tuple[str | None, tuple[str, ...]]:
+    """``mode`` and ``tags`` from the query after the host (``?mode=shell&tags=web,prod``): the
+    last ``mode`` wins, as in URLs; every ``tags`` adds its comma-separated names."""
     query = hostpart.partition("?")[2].partition("#")[0]
     mode: str | None = None
+    tags: list[str] = []
     for pair in query.split("&"):
         name, _, value = pair.partition("=")
         if name == "mode":
             if value not in MODES:
                 raise DSNError(f"invalid mode {value!r} in the DSN: use ?mode=exec or ?mode=shell")
             mode = value
-    return mode
+        elif name == "tags":
+            tags.extend(unquote(t).strip() for t in value.split(",") if t.strip())
+    return mode, unique_tags(tags)
 
 
 def _split_host_port(hostpart: str) -> tuple[str, int | None]:

@@ -37,6 +37,7 @@ class ChannelInfo:
     dsn_text: str
     mode: str = "exec"
     host_key: str | None = None  # "ssh-ed25519 SHA256:...": on the open link, else as last refused
+    tags: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, channel: Channel) -> ChannelInfo:
@@ -60,6 +61,7 @@ class ChannelInfo:
             dsn_text=channel.display(),
             mode=channel.mode,
             host_key=_host_key(channel),
+            tags=channel.dsn.tags,
         )
 
     @property
@@ -86,6 +88,7 @@ class ChannelInfo:
             "dsn": self.dsn_text,
             "mode": self.mode,
             "host_key": self.host_key,
+            "tags": list(self.tags),
         }
 
 

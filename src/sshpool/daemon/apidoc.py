@@ -87,6 +87,11 @@ INFO: Final[dict[str, Any]] = {
             "description": "`<type> SHA256:<fingerprint>` of the key the host presents on the open link, "
             "else of the key it offered at the last refused attempt; null before any",
         },
+        "tags": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "the groups the channel belongs to (`?tags=web,prod` in its DSN); `@web` selects them",
+        },
     },
 }
 
