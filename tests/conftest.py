@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.fleet import ADDRESSES, Fleet
 from tests.support.sshd import ClientHome, SSHServer, TestUser
 
 pytest_plugins = ["tests.support.browser", "tests.support.daemon", "tests.support.library"]
@@ -92,6 +93,16 @@ def sshd(client_home: ClientHome, test_user: TestUser, server_root: Path) -> Ite
     server = _server(client_home, server_root / "main")
     try:
         yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def fleet(client_home: ClientHome, test_user: TestUser, server_root: Path) -> Iterator[Fleet]:
+    """Twelve hosts on 127.0.0.2-13 (one sshd), their host key known under each address."""
+    server = _server(client_home, server_root / "fleet", also_listen=ADDRESSES)
+    try:
+        yield Fleet(server, test_user)
     finally:
         server.stop()
 

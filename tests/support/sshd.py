@@ -141,8 +141,10 @@ class SSHServer:
         kbdint: bool = False,
         password_auth: bool = True,
         extra: dict[str, str] | None = None,
+        also_listen: tuple[str, ...] = (),
     ) -> None:
         self.dir = directory
+        self.also_listen = also_listen
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dir.chmod(0o755)  # sshd reads authorized_keys as the logged-in user
         self.port = free_port()
@@ -173,7 +175,8 @@ class SSHServer:
             options["MaxSessions"] = str(max_sessions)
         options.update(extra or {})
         self.config = self.dir / "sshd_config"
-        self.config.write_text("".join(f"{k} {v}\n" for k, v in options.items()))
+        lines = [f"{k} {v}\n" for k, v in options.items()] + [f"ListenAddress {a}\n" for a in also_listen]
+        self.config.write_text("".join(lines))
         subprocess.run([SSHD, "-t", "-f", str(self.config)], check=True, timeout=30, capture_output=True)
         self.proc: subprocess.Popen[bytes] | None = None
         self.start()
@@ -184,7 +187,8 @@ class SSHServer:
     @property
     def known_hosts_line(self) -> str:
         kind, blob = Path(str(self.host_key) + ".pub").read_text().split()[:2]
-        return f"[{self.host}]:{self.port} {kind} {blob}"
+        names = ",".join(f"[{h}]:{self.port}" for h in (self.host, *self.also_listen))
+        return f"{names} {kind} {blob}"
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
