@@ -5,6 +5,7 @@ groups; the same from the lean front door (which hands these flags to the full C
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +13,10 @@ from typing import Any
 import pytest
 
 from tests.ctl.test_lean import loaded
-from tests.ctl.test_oneshot import ctl
+from tests.ctl.test_oneshot import CTL, ctl, env_for
 from tests.support.daemon import Daemon, daemon_running
 from tests.support.fleet import Fleet
+from tests.support.readme import blocks, section
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -135,3 +137,29 @@ def test_the_shell_run_takes_the_same_flags(fleet_daemon: Daemon) -> None:
 def test_bad_rolling_flags_exit_255_saying_what_they_take(fleet_daemon: Daemon, flags: list[str], words: str) -> None:
     r = ctl(fleet_daemon, "run", *flags, "web*", "true")
     assert r.returncode == 255 and words in r.stderr, r.stderr
+
+
+def console_examples(*headings: str) -> list[tuple[str, list[str]]]:
+    """(command, expected lines: stdout and stderr as a terminal shows them) of each ``$`` line."""
+    examples: list[tuple[str, list[str]]] = []
+    for heading in headings:
+        for block in blocks(section(heading), "console"):
+            for line in block.splitlines():
+                if line.startswith("$ "):
+                    examples.append((line[2:], []))
+                else:
+                    examples[-1][1].append(line)
+    return examples
+
+
+def test_the_readmes_fleet_examples_run_as_written(fleet_daemon: Daemon) -> None:
+    examples = console_examples("### Rolling runs", "### Grouped output")
+    assert [c.split()[0] for c, _ in examples] == ["sshpoolctl", "curl", "sshpoolctl", "curl"]
+    env = {**env_for(fleet_daemon), "SSHPOOL_TOKEN": fleet_daemon.token}
+    env["PATH"] = f"{Path(CTL).parent}:{env.get('PATH', '')}"
+    for command, expected in examples:
+        cmd = command.replace("http://127.0.0.1:8877", fleet_daemon.url.rstrip("/"))
+        run = subprocess.run(
+            ["bash", "-c", cmd + " 2>&1"], capture_output=True, text=True, env=env, timeout=60, check=False
+        )
+        assert run.stdout.splitlines() == expected, (command, run.stdout)
