@@ -35,6 +35,7 @@ VALUES = {
     "_version",
     "locate",
     "waits",
+    "groups",
 }
 PACKAGES = {"core", "connection", "client", "runners", "daemon", "ctl"}
 SINGLES = {"bridge", "sync", "digitalocean", "__init__"}

@@ -35,6 +35,7 @@ CODES = [
     "timeout",
     "link_lost",
     "channel_stopped",
+    "skipped",
     "signal",
     "error",
     "",

@@ -12,6 +12,7 @@ The tree::
     ├── TokenError (PermissionError)          unauthorized
     ├── ShuttingDownError (ConnectionError)   shutting_down
     ├── DaemonUnavailableError (ConnectionError)  daemon_unavailable  -- no answer from sshpoold
+    ├── SkippedError                          skipped  -- a rolling fan-out halted before this channel
     ├── ChannelUnavailableError (ConnectionError)  channel_unavailable   -- the command never started
     │   ├── AuthenticationError               auth_failed
     │   └── HostKeyError                      host_key_unknown / host_key_changed
@@ -49,6 +50,7 @@ __all__ = [
     "RequestTooLargeError",
     "SSHPoolError",
     "ShuttingDownError",
+    "SkippedError",
     "TokenError",
     "UnknownAliasError",
     "error_class",
@@ -130,6 +132,14 @@ class DaemonUnavailableError(SSHPoolError, ConnectionError):
     http_status = 503
 
 
+class SkippedError(SSHPoolError):
+    """A rolling fan-out reached its ``halt`` before this channel's turn: nothing ran on it. Only ever
+    a channel's result inside a fan-out's answer, never an answer of its own."""
+
+    code = "skipped"
+    http_status = 200
+
+
 class ChannelUnavailableError(SSHPoolError, ConnectionError):
     """The channel had no working link in time: the command was never started, so a retry is safe."""
 
@@ -205,6 +215,7 @@ _BY_CODE: dict[str, type[SSHPoolError]] = {
         TokenError,
         ShuttingDownError,
         DaemonUnavailableError,
+        SkippedError,
         ChannelUnavailableError,
         AuthenticationError,
         CommandFailedError,

@@ -5,6 +5,7 @@ connections, is :class:`sshpool.sync.DaemonClient`."""
 from sshpool.client.asyncclient import AsyncDaemonClient
 from sshpool.client.discovery import DEFAULT_URL, DaemonEndpoint, find_daemon, find_token, pid_alive
 from sshpool.client.errors import ErrorMap
+from sshpool.client.fanout import Grouped, Halt
 from sshpool.client.wire import NO_LIMIT, CommandTimeout, Done, Output
 
 __all__ = [
@@ -15,6 +16,8 @@ __all__ = [
     "DaemonEndpoint",
     "Done",
     "ErrorMap",
+    "Grouped",
+    "Halt",
     "Output",
     "find_daemon",
     "find_token",

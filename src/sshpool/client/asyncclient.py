@@ -21,6 +21,7 @@ import httpx
 from sshpool.client.discovery import DaemonEndpoint, find_daemon, find_token
 from sshpool.client.duplex import open_exchange
 from sshpool.client.errors import ErrorMap
+from sshpool.client.fanout import FanOut
 from sshpool.client.files import download, upload
 from sshpool.client.trees import RestRemote
 from sshpool.client.wire import (
@@ -28,16 +29,11 @@ from sshpool.client.wire import (
     ACCEPT_NDJSON,
     CommandRequest,
     CommandTimeout,
-    Done,
-    Output,
-    command_body,
     command_request,
-    fanout_events,
     frame_events,
     http_deadline,
     http_timeout,
     ndjson_docs,
-    outcome_of,
     started_of,
 )
 from sshpool.errors import HostKeyError, SSHPoolError
@@ -48,7 +44,7 @@ from sshpool.trees import Progress, get_tree, put_tree
 __all__ = ["AsyncDaemonClient"]
 
 
-class AsyncDaemonClient:
+class AsyncDaemonClient(FanOut):
     """sshpoold over REST, asynchronously. One HTTP connection pool (:attr:`http`); use
     ``async with`` or call :meth:`aclose`. :attr:`errors` is the one translation of its failures,
     for code that sends its own requests on :attr:`http`."""
@@ -277,43 +273,6 @@ class AsyncDaemonClient:
                 if isinstance(event, Result):
                     return
         raise self.errors.transport_error(httpx.ReadError("the stream ended without a result"), 0, command=True)
-
-    async def run_many(
-        self,
-        command: str,
-        channels: str | list[str] = "*",
-        *,
-        input: bytes | str | None = None,
-        timeout: CommandTimeout = None,
-        env: dict[str, str] | None = None,
-        mode: str | None = None,
-    ) -> dict[str, Result | SSHPoolError]:
-        """Fan out: each channel's Result, or the error that kept its command from starting."""
-        body = {**command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
-        deadline = http_deadline(timeout)
-        with self.errors.mapping(deadline, command=True):
-            resp = await self.http.post("/run", json=body, timeout=http_timeout(deadline, self.timeout))
-        await self.errors.check(resp)
-        doc: dict[str, dict[str, Any]] = resp.json()
-        return {alias: outcome_of(d, alias, command) for alias, d in doc.items()}
-
-    async def stream_many(
-        self,
-        command: str,
-        channels: str | list[str] = "*",
-        *,
-        input: bytes | str | None = None,
-        timeout: CommandTimeout = None,
-        env: dict[str, str] | None = None,
-        mode: str | None = None,
-    ) -> AsyncGenerator[Output | Done, None]:
-        """Fan out with live output: :class:`Output` chunks tagged by alias, a :class:`Done` as
-        each channel finishes."""
-        body = {**command_body(command, input=input, timeout=timeout, env=env, mode=mode), "channels": channels}
-        docs = self._ndjson("/run", CommandRequest(json=body), http_deadline(timeout), None)
-        async with contextlib.aclosing(fanout_events(docs, command)) as events:
-            async for event in events:
-                yield event
 
     async def _ndjson(
         self, path: str, request: CommandRequest, deadline: float | None, alias: str | None

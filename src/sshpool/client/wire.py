@@ -1,7 +1,8 @@
 """The wire format of a command, both ways: what goes up (a JSON body, or the options in the query
 string when stdin is streamed as the body) and what comes back (a Result, NDJSON records of live
-output, fan-out events). Shared by :class:`~sshpool.client.asyncclient.AsyncDaemonClient` and the
-daemon runner, so the two cannot read the daemon differently.
+output; a fan-out's events are :mod:`sshpool.client.fanout`'s). Shared by
+:class:`~sshpool.client.asyncclient.AsyncDaemonClient` and the daemon runner, so the two cannot read
+the daemon differently.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ __all__ = [
     "command_body",
     "command_events",
     "command_request",
-    "fanout_events",
     "frame_events",
     "http_deadline",
     "http_timeout",
@@ -263,29 +263,3 @@ async def frame_events(
                 if keep:
                     out[stream] += data
                 yield stream, data
-
-
-async def fanout_events(
-    docs: AsyncGenerator[dict[str, Any], None], command: str
-) -> AsyncGenerator[Output | Done, None]:
-    """A fan-out's NDJSON records as :class:`Output` chunks tagged by alias and a :class:`Done` as
-    each channel finishes; a failure of the whole fan-out is raised."""
-    out: dict[tuple[str, str], bytearray] = {}
-    async with contextlib.aclosing(docs):
-        async for doc in docs:
-            if "stream" in doc:
-                stream, data = chunk_of(doc)
-                alias = str(doc.get("alias"))
-                out.setdefault((alias, stream), bytearray()).extend(data)
-                yield Output(stream, data, alias)
-            elif "result" in doc:
-                alias = str(doc["alias"])
-                outcome = outcome_of(doc["result"], alias, command)
-                if isinstance(outcome, Result):
-                    texts = texts_of(out.get((alias, "stdout"), b""), out.get((alias, "stderr"), b""))
-                    outcome = replace(outcome, **texts)
-                yield Done(alias, outcome)
-            elif "results" in doc:
-                return
-            elif "error" in doc:
-                raise error_from_code(str(doc["error"]), str(doc.get("exception") or doc["error"]))

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sshpool._version import __version__
-from sshpool.client import NO_LIMIT, AsyncDaemonClient, CommandTimeout, find_daemon
+from sshpool.client import NO_LIMIT, AsyncDaemonClient, CommandTimeout, Halt, find_daemon
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
@@ -97,6 +97,23 @@ def grammar() -> Grammar:
         metavar="SECONDS",
         help="wait up to SECONDS for a channel that is (re)connecting instead of failing at once",
     )
+    run.add_argument(
+        "--parallel",
+        type=_count,
+        metavar="N",
+        help="a rolling run: at most N channels at once, started in alias order (default: all at once)",
+    )
+    run.add_argument(
+        "--halt",
+        type=_halt,
+        metavar="first_failure|K",
+        help="start no more channels after the first failure, or after K; the rest are skipped",
+    )
+    run.add_argument(
+        "--group",
+        action="store_true",
+        help="print each distinct answer once under its hosts (web[01-03] (3)), as clush -b",
+    )
     run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command; everything after the alias")
 
@@ -163,6 +180,22 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r}: give a number of seconds above 0")
     return value
+
+
+def _count(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"invalid number of channels {text!r}: give a whole number, 1 or more")
+    return int(text)
+
+
+def _halt(text: str) -> Halt:
+    if text == "first_failure":
+        return "first_failure"
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"invalid halt {text!r}: give first_failure, or a whole number of failures, 1 or more"
+        )
+    return int(text)
 
 
 def _command_timeout(text: str) -> CommandTimeout:

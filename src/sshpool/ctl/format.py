@@ -13,7 +13,7 @@ from collections.abc import Mapping
 
 from sshpool.ctl.say import EXIT_ERROR
 from sshpool.ctl.statusview import human_uptime, shown_state, status_lines, status_table, tab_table
-from sshpool.errors import DaemonUnavailableError, SSHPoolError
+from sshpool.errors import DaemonUnavailableError, SkippedError, SSHPoolError
 from sshpool.result import Result
 
 __all__ = [
@@ -22,7 +22,9 @@ __all__ = [
     "error_line",
     "exit_status",
     "fanout_status",
+    "fanout_summary",
     "fingerprint_in",
+    "group_header",
     "human_uptime",
     "result_note",
     "shown_state",
@@ -93,15 +95,35 @@ def exit_status(result: Result) -> int:
 
 
 def fanout_status(outcomes: Mapping[str, Result | SSHPoolError]) -> int:
-    """The highest remote code, or 255 if any channel had a transport error."""
+    """The highest remote code, or 255 if any channel had a transport error. A channel a rolling
+    run skipped changes nothing: the failures that halted it give the status."""
     worst = 0
     for outcome in outcomes.values():
+        if isinstance(outcome, SkippedError):
+            continue
         if isinstance(outcome, SSHPoolError):
             return EXIT_ERROR
         if outcome.error in ("link_lost", "channel_stopped") or outcome.error not in (None, "timeout"):
             return EXIT_ERROR
         worst = max(worst, exit_status(outcome))
     return worst
+
+
+def fanout_summary(outcomes: Mapping[str, Result | SSHPoolError]) -> str | None:
+    """The line after a fan-out that did not all succeed: the channels that failed, then those a
+    halt left unstarted (``1 of 12 channels failed: web03; 9 skipped, not started: web04, ...``)."""
+    skipped = [a for a, o in outcomes.items() if isinstance(o, SkippedError)]
+    failed = [a for a, o in outcomes.items() if a not in skipped and fanout_status({a: o}) != 0]
+    parts = [f"{len(failed)} of {len(outcomes)} channels failed: {', '.join(failed)}"] if failed else []
+    if skipped:
+        parts.append(f"{len(skipped)} skipped, not started: {', '.join(skipped)}")
+    return "; ".join(parts) or None
+
+
+def group_header(folded: str, count: int) -> str:
+    """A group's header, as ``clush -b`` prints it: its host list and how many, between rules."""
+    rule = "-" * 15
+    return f"{rule}\n{folded} ({count})\n{rule}\n"
 
 
 def result_note(result: Result) -> str | None:

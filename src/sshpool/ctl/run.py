@@ -1,5 +1,6 @@
 """Running commands for sshpoolctl: live output for one channel, alias-prefixed lines for a
-fan-out, stdout and stderr kept apart. Shared by the shell and the one-shot ``run``."""
+fan-out (or, grouped, each distinct answer once under its hosts), stdout and stderr kept apart.
+Shared by the shell and the one-shot ``run``."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import BinaryIO, TextIO
 
-from sshpool.client import AsyncDaemonClient, CommandTimeout, Done, Output
-from sshpool.ctl.format import error_line, result_note
-from sshpool.errors import SSHPoolError
+from sshpool.client import AsyncDaemonClient, CommandTimeout, Done, Grouped, Halt, Output
+from sshpool.ctl.format import error_line, group_header, result_note
+from sshpool.errors import SkippedError, SSHPoolError
+from sshpool.groups import Group
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.selectors import expand, is_glob, terms
 
-__all__ = ["TERMINAL", "LineEnd", "Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection"]
+__all__ = ["TERMINAL", "LineEnd", "Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection", "show_groups"]
 
 
 def is_fanout(target: str) -> bool:
@@ -143,8 +145,13 @@ async def run_fanout(
     input: bytes | None = None,
     notes: bool = True,
     mode: str | None = None,
+    parallel: int | None = None,
+    halt: Halt | None = None,
+    group: bool = False,
 ) -> dict[str, Result | SSHPoolError]:
-    """Run on every matching channel, lines prefixed by alias; a note per channel that failed."""
+    """Run on every matching channel, lines prefixed by alias, a note per channel that failed (none
+    for one a halt skipped: the summary names those); ``parallel`` and ``halt`` roll it out a few at
+    a time. ``group`` prints each distinct answer once at the end, under its folded host list."""
     chosen = selection(target)
     known = await client.status()
     names = expand([chosen] if isinstance(chosen, str) else chosen, known)
@@ -152,22 +159,47 @@ async def run_fanout(
     lines = _Lines(sink, width)
     outcomes: dict[str, Result | SSHPoolError] = {}
     sink.show_progress(f"0/{len(names)} done")
-    events = client.stream_many(command, chosen, timeout=timeout, input=input, mode=mode)
+    events = client.stream_many(
+        command, chosen, timeout=timeout, input=input, mode=mode, parallel=parallel, halt=halt, group=group
+    )
     async with contextlib.aclosing(events):
         async for event in events:
-            if isinstance(event, Output):
+            if isinstance(event, Output) and not group:
                 lines.feed(event.alias or "?", event.stream, event.data)
             elif isinstance(event, Done):
                 lines.flush(event.alias)
                 outcomes[event.alias] = event.outcome
-                if notes:
+                if notes and not group:
                     _note_outcome(sink, event.alias, event.outcome, width)
                 sink.show_progress(f"{len(outcomes)}/{len(names)} done")
+            elif isinstance(event, Grouped):
+                sink.clear_progress()
+                show_groups(sink, event.groups)
     sink.clear_progress()
     return outcomes
 
 
+def show_groups(sink: Sink, groups: list[Group[Result | SSHPoolError]]) -> None:
+    """Each group once, as ``clush -b`` prints it: the header, the output (stderr apart), and a note
+    for an answer that was not a plain success."""
+    for g in groups:
+        sink.write("stdout", group_header(g.folded, len(g.aliases)).encode())
+        outcome = g.outcome
+        if isinstance(outcome, SSHPoolError):
+            sink.note(f"[{outcome.code}] {error_line(outcome)}")
+            continue
+        sink.write("stdout", outcome.stdout_bytes if outcome.stdout_bytes is not None else outcome.stdout.encode())
+        sink.write("stderr", outcome.stderr_bytes if outcome.stderr_bytes is not None else outcome.stderr.encode())
+        if sink.last_out not in (b"", b"\n"):
+            sink.write("stdout", b"\n")
+        note = result_note(outcome)
+        if note:
+            sink.note(note)
+
+
 def _note_outcome(sink: Sink, alias: str, outcome: Result | SSHPoolError, width: int) -> None:
+    if isinstance(outcome, SkippedError):
+        return
     if isinstance(outcome, SSHPoolError):
         sink.note(f"{alias:<{width}}: error: {error_line(outcome)}")
         return

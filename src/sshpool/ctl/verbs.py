@@ -23,6 +23,7 @@ from sshpool.ctl.format import (
     EXIT_ERROR,
     exit_status,
     fanout_status,
+    fanout_summary,
     fingerprint_in,
     result_note,
     shown_state,
@@ -49,10 +50,13 @@ def _result_doc(result: Result) -> dict[str, Any]:
     return {"alias": result.alias, **result.to_dict()}
 
 
-def _outcome_doc(outcome: Result | SSHPoolError) -> dict[str, Any]:
+def _outcome_doc(outcome: Result | SSHPoolError, *, alias: bool = True) -> dict[str, Any]:
+    """One channel's outcome for --json; ``alias=False`` for a group's, whose aliases say whose."""
     if isinstance(outcome, SSHPoolError):
-        return {"alias": outcome.alias, "error": outcome.code, "exception": str(outcome)}
-    return _result_doc(outcome)
+        doc = {"alias": outcome.alias, "error": outcome.code, "exception": str(outcome)}
+    else:
+        doc = _result_doc(outcome)
+    return doc if alias else {k: v for k, v in doc.items() if k != "alias"}
 
 
 async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
@@ -71,22 +75,8 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.wait:
         await _wait_up(client, args.alias, args.wait)
-    if is_fanout(args.alias):
-        stdin = sys.stdin.buffer.read() if args.stdin else None
-        if args.json:
-            outcomes = await client.run_many(
-                command, selection(args.alias), timeout=args.timeout, input=stdin, mode=args.mode
-            )
-            emit_json({a: _outcome_doc(o) for a, o in ordered(outcomes).items()})
-        else:
-            sink = Sink(progress=sys.stderr.isatty())
-            outcomes = await run_fanout(
-                client, args.alias, command, sink, timeout=args.timeout, input=stdin, mode=args.mode
-            )
-            failed = [a for a, o in ordered(outcomes).items() if fanout_status({a: o}) != 0]
-            if failed:
-                say(f"{len(failed)} of {len(outcomes)} channels failed: {', '.join(failed)}")
-        return fanout_status(outcomes)
+    if is_fanout(args.alias) or rolled(args):
+        return await _fan_out(client, args, command)
     streamed = None if args.no_stdin else stdin_stream(force=args.stdin)
     if args.json:
         result = await client.run(args.alias, command, timeout=args.timeout, input=streamed, mode=args.mode)
@@ -98,6 +88,36 @@ async def verb_run(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
         if result.error is not None or result.signal:
             say(result_note(result) or result.describe())
     return exit_status(result)
+
+
+def rolled(args: argparse.Namespace) -> bool:
+    """``--parallel``, ``--halt`` or ``--group``: a fan-out, even over one alias."""
+    return args.parallel is not None or args.halt is not None or args.group
+
+
+async def _fan_out(client: AsyncDaemonClient, args: argparse.Namespace, command: str) -> int:
+    """``run`` on many channels: alias-prefixed lines (or the groups), then the summary line."""
+    stdin = sys.stdin.buffer.read() if args.stdin else None
+    options: dict[str, Any] = {"timeout": args.timeout, "input": stdin, "mode": args.mode}
+    options.update(parallel=args.parallel, halt=args.halt)
+    if args.json and args.group:
+        groups = await client.run_many(command, selection(args.alias), group=True, **options)
+        shown = [
+            {"aliases": list(g.aliases), "folded": g.folded, "result": _outcome_doc(g.outcome, alias=False)}
+            for g in groups
+        ]
+        emit_json({"groups": shown})
+        return fanout_status({a: g.outcome for g in groups for a in g.aliases})
+    if args.json:
+        outcomes = await client.run_many(command, selection(args.alias), group=False, **options)
+        emit_json({a: _outcome_doc(o) for a, o in ordered(outcomes).items()})
+        return fanout_status(outcomes)
+    sink = Sink(progress=sys.stderr.isatty())
+    outcomes = await run_fanout(client, args.alias, command, sink, group=args.group, **options)
+    summary = fanout_summary(ordered(outcomes))
+    if summary:
+        say(summary)
+    return fanout_status(outcomes)
 
 
 async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from sshpool.core.channel import STATES
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
+from sshpool.daemon.rundoc import ROLLOUT_PROPS, fanout_answer
 from sshpool.defaults import MODES
 
 __all__ = ["RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
@@ -108,7 +109,7 @@ RESULT: Final[dict[str, Any]] = {
         "stdout_total": {"type": "integer"},
         "stderr_total": {"type": "integer"},
         "duration": {"type": "number"},
-        "error": {"type": "string", "description": "a code: timeout, link_lost, channel_stopped, ..."},
+        "error": {"type": "string", "description": "a code: timeout, link_lost, channel_stopped, skipped, ..."},
         "exception": {"type": "string"},
         "stdout_b64": {"type": "string", "contentEncoding": "base64"},
         "stderr_b64": {"type": "string", "contentEncoding": "base64"},
@@ -212,7 +213,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
         **_COMMON,
     },
     "fanout": {
-        200: _json("result per alias", {"type": "object", "additionalProperties": RESULT}, **_NDJSON),
+        200: _json("result per alias, or the groups (group)", fanout_answer(RESULT), **_NDJSON),
         404: _error("no channel matches the pattern"),
         503: _error("shutting down"),
         **_COMMON,
@@ -307,6 +308,7 @@ def body_doc(kind: str) -> dict[str, Any]:
                     {"type": "array", "items": {"type": "string"}, "minItems": 1},
                 ]
             },
+            **ROLLOUT_PROPS,
         }
     content: dict[str, Any] = {
         "application/json": {

@@ -1,9 +1,9 @@
 """Running commands: on one channel (JSON, NDJSON live output, or output frames; stdin in the body
-or streamed), and on many at once (POST /run), with the channel selection rule of :mod:`sshpool.selectors`."""
+or streamed), and on many at once (POST /run), with the channel selection rule of :mod:`sshpool.selectors`
+and the rolling and grouping rules of :mod:`sshpool.daemon.rolling`."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -18,6 +18,7 @@ from sshpool.daemon.answers import json_answer
 from sshpool.daemon.bodies import COMMAND_FIELDS, Body, CommandSpec, command_spec, query_body, read_body
 from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.framestream import FrameStream
+from sshpool.daemon.rolling import ROLLOUT_FIELDS, answer_of, roll, rollout
 from sshpool.daemon.streaming import Disconnected, NDJSONStream, OutputLines, StreamedBody, until_disconnect
 from sshpool.errors import RequestError, SSHPoolError
 from sshpool.outframes import CONTENT_TYPE as FRAMES
@@ -84,6 +85,7 @@ class RunEndpoints(Endpoints):
         spec: CommandSpec,
         client: str,
         on_output: Callable[[str, bytes], None] | None = None,
+        keep_output: bool | None = None,
     ) -> Result:
         """Run and account for one command (metrics, audit log, the drain's wait); a refusal
         (unknown alias, channel unavailable...) raises, and the app answers it as an error."""
@@ -101,7 +103,8 @@ class RunEndpoints(Endpoints):
                     on_output=on_output,
                     client=client,
                     mode=spec.mode,
-                    keep_output=on_output is None,  # a streamed answer has sent every byte already
+                    # a streamed answer has sent every byte already (unless the caller compares them)
+                    keep_output=on_output is None if keep_output is None else keep_output,
                 )
             except SSHPoolError as exc:
                 self.metrics.refused(exc.code, alias)
@@ -136,59 +139,59 @@ class RunEndpoints(Endpoints):
         spec: CommandSpec,
         client: str,
         on_output: Callable[[str, bytes], None] | None = None,
+        keep_output: bool | None = None,
     ) -> Result:
         """:meth:`_run_one` for the answers that are already under way or hold many results
         (NDJSON streams, fan-out): a refusal becomes a Result with its ``error`` code."""
         try:
-            return await self._run_one(request, alias, spec, client, on_output)
+            return await self._run_one(request, alias, spec, client, on_output, keep_output)
         except SSHPoolError as exc:
             return Result(error=exc.code, exception=exc.message, alias=alias)
 
     async def fan_out(self, request: Request) -> Response:
-        """Run a command on many channels at once."""
+        """Run a command on many channels at once, or a few at a time (``parallel``), stopping at a
+        ``halt``; ``group`` answers each distinct result once (:mod:`sshpool.daemon.rolling`)."""
         self.refuse_while_draining()
-        body = await read_body(request, "command", (*COMMAND_FIELDS, "channels"))
+        body = await read_body(request, "command", (*COMMAND_FIELDS, "channels", *ROLLOUT_FIELDS))
         if "channels" not in body.fields:
             raise RequestError('field "channels" is required: a list of aliases, "*" or a glob like "web*"; send JSON')
+        plan = rollout(body.fields)
         aliases = self._select(body.fields["channels"])
-        spec = command_spec(Body(body.text, {k: v for k, v in body.fields.items() if k != "channels"}))
+        own = {k: v for k, v in body.fields.items() if k != "channels" and k not in ROLLOUT_FIELDS}
+        spec = command_spec(Body(body.text, own))
         client = client_key(request)
-        limit = asyncio.Semaphore(self.state.fanout_limit)
         rid = request.scope["state"].get("request_id", "")
 
         async def one(alias: str, on_output: Callable[[str, bytes], None] | None = None) -> Result:
-            async with limit:
-                if alias not in self.pool:
-                    return Result(error="unknown_alias", exception=f"unknown alias {alias!r}", alias=alias)
-                return await self._run_or_error(request, alias, spec, client, on_output)
+            if alias not in self.pool:
+                return Result(error="unknown_alias", exception=f"unknown alias {alias!r}", alias=alias)
+            keep = plan.group or on_output is None  # a group compares the output
+            return await self._run_or_error(request, alias, spec, client, on_output, keep_output=keep)
 
         if "application/x-ndjson" in request.headers.get("accept", ""):
 
             async def produce(emit: Callable[[dict[str, Any]], None]) -> None:
-                results: dict[str, dict[str, Any]] = {}
-
-                async def streamed(alias: str) -> None:
+                async def streamed(alias: str) -> Result:
                     chunks = OutputLines(emit, spec.raw, alias)
                     result = await one(alias, chunks)
                     chunks.flush()
-                    results[alias] = result.to_dict(raw=spec.raw, output=False)
-                    emit({"alias": alias, "result": results[alias]})
+                    return result
 
-                await asyncio.gather(*(streamed(a) for a in aliases))
-                emit({"results": {a: results[a] for a in aliases}})
+                def done(alias: str, result: Result) -> None:
+                    emit({"alias": alias, "result": result.to_dict(raw=spec.raw, output=False)})
+
+                results = await roll(aliases, streamed, plan, self.state.fanout_limit, done)
+                final = answer_of(results, plan, spec.raw, output=False)
+                emit(final if plan.group else {"results": final})
 
             return NDJSONStream(produce, rid)
 
-        async def everyone() -> list[Result]:
-            return list(await asyncio.gather(*(one(a) for a in aliases)))
-
         try:
-            results = await until_disconnect(request.receive, everyone())
+            results = await until_disconnect(request.receive, roll(aliases, one, plan, self.state.fanout_limit))
         except Disconnected:
             return Response(status_code=499)
         return await json_answer(
-            {a: r.to_dict(raw=spec.raw) for a, r in zip(aliases, results, strict=True)},
-            output_bytes=sum(map(_output_bytes, results)),
+            answer_of(results, plan, spec.raw), output_bytes=sum(map(_output_bytes, results.values()))
         )
 
     def _select(self, channels: Any) -> list[str]:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Literal, overload
 
 from sshpool.bridge import call, iterate, track
 from sshpool.errors import SSHPoolError
+from sshpool.groups import Group
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
 from sshpool.runners.remote import AsyncDaemonClient
@@ -16,6 +17,7 @@ from sshpool.trees import Progress
 
 if TYPE_CHECKING:
     from sshpool.client.discovery import DaemonEndpoint
+    from sshpool.client.fanout import Grouped, Halt
     from sshpool.client.wire import CommandTimeout, Done, Output  # annotations only: sync sits beside the client
 
 from sshpool.sync.connection import Connection
@@ -126,6 +128,36 @@ class DaemonClient:
             self.aclient.stream(alias, command, input=input, timeout=timeout, env=env, mode=mode, pty=pty, keep=keep)
         )
 
+    @overload
+    def run_many(
+        self,
+        command: str,
+        channels: str | list[str] = ...,
+        *,
+        input: bytes | str | None = ...,
+        timeout: CommandTimeout = ...,
+        env: dict[str, str] | None = ...,
+        mode: str | None = ...,
+        parallel: int | None = ...,
+        halt: Halt | None = ...,
+        group: Literal[False] = ...,
+    ) -> dict[str, Result | SSHPoolError]: ...
+
+    @overload
+    def run_many(
+        self,
+        command: str,
+        channels: str | list[str] = ...,
+        *,
+        input: bytes | str | None = ...,
+        timeout: CommandTimeout = ...,
+        env: dict[str, str] | None = ...,
+        mode: str | None = ...,
+        parallel: int | None = ...,
+        halt: Halt | None = ...,
+        group: Literal[True],
+    ) -> list[Group[Result | SSHPoolError]]: ...
+
     def run_many(
         self,
         command: str,
@@ -135,8 +167,19 @@ class DaemonClient:
         timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
-    ) -> dict[str, Result | SSHPoolError]:
-        return call(self.aclient.run_many, command, channels, input=input, timeout=timeout, env=env, mode=mode)
+        parallel: int | None = None,
+        halt: Halt | None = None,
+        group: bool = False,
+    ) -> dict[str, Result | SSHPoolError] | list[Group[Result | SSHPoolError]]:
+        fields: dict[str, Any] = {"input": input, "timeout": timeout, "env": env, "mode": mode}
+        fields.update(parallel=parallel, halt=halt)
+
+        async def fan_out() -> dict[str, Result | SSHPoolError] | list[Group[Result | SSHPoolError]]:
+            if group:  # one call per overload: the answer's type follows ``group``
+                return await self.aclient.run_many(command, channels, **fields, group=True)
+            return await self.aclient.run_many(command, channels, **fields, group=False)
+
+        return call(fan_out)
 
     def stream_many(
         self,
@@ -147,9 +190,12 @@ class DaemonClient:
         timeout: CommandTimeout = None,
         env: dict[str, str] | None = None,
         mode: str | None = None,
-    ) -> Iterator[Output | Done]:
-        events = self.aclient.stream_many(command, channels, input=input, timeout=timeout, env=env, mode=mode)
-        return iterate(events)
+        parallel: int | None = None,
+        halt: Halt | None = None,
+        group: bool = False,
+    ) -> Iterator[Output | Done | Grouped]:
+        fields: dict[str, Any] = {"input": input, "timeout": timeout, "env": env, "mode": mode}
+        return iterate(self.aclient.stream_many(command, channels, parallel=parallel, halt=halt, group=group, **fields))
 
     def channel(self, alias: str) -> Connection:
         """The daemon's channel ``alias`` as a :class:`Connection` on this client's HTTP pool."""
