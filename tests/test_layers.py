@@ -37,7 +37,7 @@ VALUES = {
     "waits",
     "groups",
 }
-PACKAGES = {"core", "connection", "client", "runners", "daemon", "ctl"}
+PACKAGES = {"core", "connection", "client", "runners", "inventory", "daemon", "ctl"}
 SINGLES = {"bridge", "sync", "digitalocean", "__init__"}
 
 # group -> (row, groups it may import besides itself, third-party packages it may import at module level)
@@ -48,14 +48,15 @@ RULES: dict[str, tuple[int, set[str], set[str]]] = {
     "connection": (2, {"values"}, set()),
     "client": (2, {"values", "bridge"}, {"httpx", "anyio"}),
     "runners": (3, {"values", "core", "connection", "client"}, {"asyncssh", "httpx"}),
+    "inventory": (3, {"values", "core"}, {"asyncssh"}),
     "daemon": (
-        3,
-        {"values", "core"},
+        4,
+        {"values", "core", "inventory"},
         {"asyncssh", "fastapi", "starlette", "pydantic_core", "uvicorn", "uvloop", "prometheus_client", "cryptography"},
     ),
     "ctl": (3, {"values", "client"}, set()),
     "sync": (4, {"values", "bridge", "runners", "connection"}, {"anyio"}),
-    "digitalocean": (5, {"values", "sync", "core"}, set()),
+    "digitalocean": (5, {"values", "sync", "core", "inventory"}, set()),
     "__init__": (6, {"values"}, set()),
 }
 # Where an sshpool import inside a function is the point: the package root's lazy names, and

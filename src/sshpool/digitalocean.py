@@ -1,27 +1,24 @@
 """DigitalOcean droplets by name, then SSH to them: ``connect().droplets.by_name('x').connect()``.
 
 Built on DigitalOcean's official client ``pydo`` (the ``sshpool[digitalocean]`` extra), imported
-on first use. The API's ``name=`` filter is case-insensitive, so every page of its answer is
-checked again for the exact, case-sensitive name.
+on first use, as :mod:`sshpool.inventory.droplets` builds it for the daemon's import. The API's
+``name=`` filter is case-insensitive, so every page of its answer is checked again for the exact,
+case-sensitive name.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import os
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
 
 from sshpool import sync
 from sshpool.core.target import configured_user
 from sshpool.dsn import alias_for
+from sshpool.inventory.droplets import api_client, loopback_http, pages, public_ipv4
 
 __all__ = ["Client", "Droplet", "DropletNotFound", "Droplets", "connect"]
 
-DEFAULT_ENDPOINT = "https://api.digitalocean.com"
-_HINT = "pip install 'sshpool[digitalocean]'"
-_MAX_PAGES = 1000
+_loopback_http = loopback_http  # the rule plain http follows, shared with the daemon's import
 
 
 class DropletNotFound(KeyError):
@@ -39,32 +36,7 @@ def connect(token: str | None = None, *, endpoint: str | None = None, **options:
     """A DigitalOcean API client. ``token``: else ``DIGITALOCEAN_TOKEN``, else
     ``DIGITALOCEAN_API_KEY``. ``endpoint``: else ``DIGITALOCEAN_API_URL``, else the public API.
     ``options`` go to ``pydo.Client`` (``retry_total=``, ``timeout=``...)."""
-    token = token or os.environ.get("DIGITALOCEAN_TOKEN") or os.environ.get("DIGITALOCEAN_API_KEY")
-    if not token:
-        raise ValueError("no DigitalOcean API token: pass token=... or set DIGITALOCEAN_TOKEN")
-    endpoint = (endpoint or os.environ.get("DIGITALOCEAN_API_URL") or DEFAULT_ENDPOINT).rstrip("/")
-    try:
-        import pydo
-    except ImportError:
-        raise ImportError(f"the droplets API needs pydo: {_HINT}") from None
-    call_options: dict[str, Any] = {}
-    if _loopback_http(endpoint):
-        # pydo refuses a bearer token over plain http; allowed for a loopback endpoint only.
-        call_options["enforce_https"] = False
-    return Client(pydo.Client(token=token, endpoint=endpoint, **options), endpoint, call_options)
-
-
-def _loopback_http(endpoint: str) -> bool:
-    parts = urlsplit(endpoint)
-    if parts.scheme != "http":
-        return False
-    host = parts.hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return Client(*api_client(token, endpoint, **options))
 
 
 class Client:
@@ -85,13 +57,7 @@ class Droplets:
         self._options = call_options
 
     def _pages(self, **query: Any) -> Iterator[dict[str, Any]]:
-        for page in range(1, _MAX_PAGES + 1):
-            answer = self._api.droplets.list(page=page, per_page=200, **query, **self._options)
-            items = answer.get("droplets") or []
-            yield from items
-            following = ((answer.get("links") or {}).get("pages") or {}).get("next")
-            if not items or not following:
-                return
+        return pages(self._api, self._options, **query)
 
     def list(self) -> list[Droplet]:
         """Every droplet of the account (all pages)."""
@@ -131,10 +97,7 @@ class Droplet:
     @property
     def ip_address(self) -> str | None:
         """The first public IPv4 address, None while the droplet has none."""
-        for net in (self.data.get("networks") or {}).get("v4") or []:
-            if net.get("type") == "public" and net.get("ip_address"):
-                return str(net["ip_address"])
-        return None
+        return public_ipv4(self.data)
 
     def __repr__(self) -> str:
         return f"<Droplet {self.id} {self.name!r} {self.ip_address or 'no public IPv4'}>"

@@ -150,6 +150,28 @@ class AsyncDaemonClient(FanOut):
         resp = await self._request("PATCH", path, alias=alias, json={"dsn": dsn}, deadline=10.0 + self.timeout)
         return started_of(resp, alias)
 
+    async def import_channels(
+        self,
+        source: str,
+        *,
+        path: str | None = None,
+        inventory: Any = None,
+        tag: str | None = None,
+        replace: bool = False,
+        with_passwords: bool = False,
+    ) -> dict[str, Any]:
+        """Channels from an inventory (``ssh-config``, ``ansible``, ``digitalocean``): the
+        daemon's ``{"added", "kept", "changed", "skipped"}``."""
+        body: dict[str, Any] = {"from": source, "replace": replace}
+        for name, value in (("path", path), ("inventory", inventory), ("tag", tag)):
+            if value is not None:
+                body[name] = value
+        if with_passwords:
+            body["with_passwords"] = True
+        resp = await self._request("POST", "/channels/import", json=body, deadline=60.0 + self.timeout)
+        doc: dict[str, Any] = resp.json()
+        return doc
+
     async def stop(self, alias: str) -> None:
         await self._request("DELETE", self.channel_path(alias), alias=alias, deadline=30.0 + self.timeout)
 

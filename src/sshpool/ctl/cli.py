@@ -21,6 +21,7 @@ from sshpool.client import NO_LIMIT, AsyncDaemonClient, CommandTimeout, Halt, fi
 from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
+from sshpool.ctl.imports import IMPORT_SOURCES
 from sshpool.ctl.say import emit_json, reader_gone, say
 from sshpool.ctl.shell import OneShot, Shell
 from sshpool.ctl.verbs import SHELL_VERBS, run_verb
@@ -150,6 +151,13 @@ def grammar() -> Grammar:
     get.add_argument(
         "local", nargs="?", help="default: the remote file's name, in the current directory; - for stdout (a file only)"
     )
+
+    imp = sub("import", "add channels from an inventory: ssh-config [PATH], ansible FILE (- for stdin), digitalocean")
+    imp.add_argument("source", choices=IMPORT_SOURCES)
+    imp.add_argument("file", nargs="?", help="ssh-config: a file under the daemon user's ~/.ssh; ansible: the JSON")
+    imp.add_argument("--replace", action="store_true", help="replace the channels the inventory points elsewhere")
+    imp.add_argument("--with-passwords", action="store_true", help="ansible: take ansible_password (never shown)")
+    imp.add_argument("--tag", help="digitalocean: only the droplets with this tag")
 
     sub("doctor", "say how sshpoolctl finds the daemon and its token, and whether it answers")
 

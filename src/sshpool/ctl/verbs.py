@@ -30,6 +30,7 @@ from sshpool.ctl.format import (
     status_lines,
     status_table,
 )
+from sshpool.ctl.imports import verb_import
 from sshpool.ctl.input import stdin_stream
 from sshpool.ctl.run import Sink, is_fanout, ordered, run_fanout, run_one, selection
 from sshpool.ctl.say import emit_json, say
@@ -361,6 +362,7 @@ VERBS: dict[str, Verb] = {
     "hostkey": verb_hostkey,
     "put": verb_put,
     "get": verb_get,
+    "import": verb_import,
 }
 
 #: The one-shot verbs the interactive shell takes as they are, beside its classic commands.

@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from sshpool.core.channel import STATES
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
+from sshpool.daemon.importdoc import IMPORT_BODY, IMPORT_OPERATION, IMPORT_RESPONSES
 from sshpool.daemon.rundoc import ROLLOUT_PROPS, fanout_answer
 from sshpool.defaults import MODES
 
@@ -21,8 +22,9 @@ __all__ = ["RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
 TAGS: Final[list[dict[str, Any]]] = [
     {
         "name": "channels",
-        "description": "Start, list, change and stop channels; trust a host's key.",
-        "x-operations": ["listChannels", "startChannel", "getChannel", "updateChannel", "stopChannel", "acceptHostKey"],
+        "description": "Start, list, change, stop and import channels; trust a host's key.",
+        "x-operations": ["listChannels", "startChannel", "getChannel", "updateChannel", "stopChannel", "acceptHostKey"]  # noqa: RUF005
+        + [IMPORT_OPERATION],
     },
     {
         "name": "runs",
@@ -182,6 +184,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
         **_COMMON,
     },
     "info": {200: _json("the channel", INFO), 404: _error("unknown alias"), **_COMMON},
+    "import": IMPORT_RESPONSES,
     "start": {
         200: {"description": "connected: `OK`", "content": _TEXT, "headers": _LOCATION, "links": _LINKS},
         202: {
@@ -282,8 +285,8 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
 def body_doc(kind: str) -> dict[str, Any]:
     """The request body of each POST/PATCH, in its three encodings; a file's path parameter and
     raw body."""
-    if kind in PATH_KINDS:
-        return path_params(kind)
+    if kind in PATH_KINDS or kind == "import":
+        return path_params(kind) if kind in PATH_KINDS else IMPORT_BODY
     if kind == "dsn":
         key = "dsn"
         props: dict[str, Any] = {

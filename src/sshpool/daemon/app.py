@@ -31,6 +31,7 @@ from sshpool.daemon.audit import AuditLog
 from sshpool.daemon.channels import ChannelEndpoints
 from sshpool.daemon.guard import Guard, host_name
 from sshpool.daemon.hotpath import HotPath
+from sshpool.daemon.imports import IMPORT_PATH, ImportEndpoints
 from sshpool.daemon.metrics import Metrics
 from sshpool.daemon.runs import RunEndpoints
 from sshpool.daemon.state import FANOUT_LIMIT, ApiState
@@ -96,7 +97,7 @@ def create_app(
     app.state.metrics = metrics
     _answer_errors(app)
     runs = RunEndpoints(pool, state, metrics)
-    _add_routes(app, ChannelEndpoints(pool, state, metrics), runs)
+    _add_routes(app, ChannelEndpoints(pool, state, metrics), runs, ImportEndpoints(pool, state, metrics))
     app.add_middleware(Guard, state=state, metrics=metrics)
     hot = HotPath(partial(FastAPI.__call__, app), runs)
     hot.hot = Guard(hot.handle, state=state, metrics=metrics)
@@ -137,13 +138,14 @@ def _answer_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
 
 
-def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints) -> None:
+def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, imports: ImportEndpoints) -> None:
     """The route table: method, path, endpoint, operationId, its answers in apidoc.RESPONSES and
     its body in apidoc.body_doc, its group in apidoc.TAGS. An endpoint's summary is its docstring's
     first sentence."""
     routes: list[tuple[str, str, Endpoint, str, str, str | None]] = [
         ("GET", "/channels", channels.list_channels, "listChannels", "list", None),
         ("POST", "/channels", channels.start_channel, "startChannel", "start", "dsn"),
+        ("POST", IMPORT_PATH, imports.import_channels, "importChannels", "import", "import"),  # before {alias}
         ("GET", "/channels/{alias}", channels.get_channel, "getChannel", "info", None),
         ("POST", "/channels/{alias}", runs.run_command, "runCommand", "run", "command"),
         ("DELETE", "/channels/{alias}", channels.stop_channel, "stopChannel", "stop", None),

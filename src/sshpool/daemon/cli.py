@@ -56,6 +56,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="file of DSNs, one per line, '#' comments (re-read on SIGHUP)",
     )
     g.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="SOURCE",
+        help="channels from an inventory at start, repeatable: ssh-config, ssh-config:PATH, ansible:FILE, "
+        "digitalocean or digitalocean:TAG (kept ones stay, changed ones are kept and logged)",
+    )
+    g.add_argument(
         "--state-dir",
         default=None,
         metavar="DIR",

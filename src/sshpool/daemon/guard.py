@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sshpool.daemon.answers import problem, wants_json
+from sshpool.daemon.imports import IMPORT_BODY_LIMIT, IMPORT_PATH
 from sshpool.daemon.state import ApiState
 
 if TYPE_CHECKING:
@@ -74,6 +75,8 @@ class Guard:
             await self.app(scope, receive, send_with_id)  # stdin of any size, pulled as the command reads it
             return
         limit = self.state.settings.file_limit if upload else self.state.settings.body_limit
+        if method == "POST" and path == IMPORT_PATH:  # an inventory: tens of thousands of hosts
+            limit = max(limit, IMPORT_BODY_LIMIT)
         length = first.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
             as_json = wants_json(headers)
@@ -145,6 +148,8 @@ class Guard:
 def _too_large(limit: int, upload: bool = False) -> str:
     if upload:
         return f"file larger than {limit} bytes (--file-limit)"
+    if limit == IMPORT_BODY_LIMIT:
+        return f"inventory larger than {limit} bytes: import it in parts"
     return f"request body larger than {limit} bytes (--body-limit)"
 
 

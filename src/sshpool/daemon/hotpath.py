@@ -16,6 +16,7 @@ from fastapi.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sshpool.daemon.answers import error_answer, wants_json
+from sshpool.daemon.imports import IMPORT_PATH
 from sshpool.daemon.runs import RunEndpoints
 from sshpool.errors import SSHPoolError
 
@@ -32,6 +33,8 @@ def hot_alias(scope: Scope) -> str | None:
     path: str = scope["path"]
     if path == "/run":
         return ""
+    if path == IMPORT_PATH:  # POST /channels/import is an import, not a command on a channel "import"
+        return None
     if path.startswith(_CHANNELS) and len(path) > len(_CHANNELS) and "/" not in path[len(_CHANNELS) :]:
         return path[len(_CHANNELS) :]
     return None

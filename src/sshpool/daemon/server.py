@@ -31,6 +31,7 @@ from sshpool.daemon.allowlist import parse_networks
 from sshpool.daemon.apitoken import TokenFileError, load_token
 from sshpool.daemon.app import create_app
 from sshpool.daemon.audit import AuditLog
+from sshpool.daemon.imports import import_at_start
 from sshpool.daemon.statelock import StateDirBusy, StateLock
 from sshpool.daemon.store import SQLiteStore
 from sshpool.defaults import Settings, default_state_dir
@@ -374,6 +375,7 @@ def serve(args: argparse.Namespace, settings: Settings, *, keepalive_explicit: b
     try:
         daemon = Daemon(args, settings, state_dir, keepalive_explicit=keepalive_explicit)
         daemon.merge_startup_channels()
+        import_at_start(daemon.store, getattr(args, "imports", ()))
     except ssl.SSLError as exc:
         log.error("cannot start: --tls-cert/--tls-key do not hold a PEM certificate and its key (%s)", exc)
         return 1

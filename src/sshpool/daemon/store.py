@@ -24,12 +24,13 @@ from sshpool.dsn import DSN
 
 __all__ = ["SQLiteStore", "Store", "StoredChannel"]
 
-SOURCES = ("channel", "config", "api")
+SOURCES = ("channel", "config", "api", "import")
 
 
 @dataclass(frozen=True)
 class StoredChannel:
-    """A remembered channel: its DSN and where it came from (``--channel``, ``--config``, the API)."""
+    """A remembered channel: its DSN and where it came from (``--channel``, ``--config``, the API,
+    an import)."""
 
     dsn: DSN
     source: str
@@ -42,6 +43,8 @@ class Store(Protocol):
     def load(self) -> list[StoredChannel]: ...
 
     def put(self, dsn: DSN, source: str) -> None: ...
+
+    def put_many(self, dsns: list[DSN], source: str) -> None: ...
 
     def delete(self, alias: str) -> bool: ...
 
@@ -112,14 +115,28 @@ class SQLiteStore:
 
     def put(self, dsn: DSN, source: str) -> None:
         """Insert or replace the channel with ``dsn``'s alias; durable when this returns."""
-        blob = self._fernet.encrypt(dsn.to_text(reveal_password=True).encode())
+        self.put_many([dsn], source)
+
+    def put_many(self, dsns: list[DSN], source: str) -> None:
+        """:meth:`put` for each, in one transaction: one wait for the disk, however many."""
+        now = time.time()
+        rows = [
+            (d.key, d.alias, d.to_text(), self._fernet.encrypt(d.to_text(reveal_password=True).encode()), source, now)
+            for d in dsns
+        ]
         with self._lock:
-            self._db.execute(
-                "INSERT INTO channels (key, alias, display, dsn, source, created) VALUES (?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT(key) DO UPDATE SET alias=excluded.alias, display=excluded.display,"
-                " dsn=excluded.dsn, source=excluded.source",
-                (dsn.key, dsn.alias, dsn.to_text(), blob, source, time.time()),
-            )
+            self._db.execute("BEGIN")
+            try:
+                self._db.executemany(
+                    "INSERT INTO channels (key, alias, display, dsn, source, created) VALUES (?, ?, ?, ?, ?, ?)"
+                    " ON CONFLICT(key) DO UPDATE SET alias=excluded.alias, display=excluded.display,"
+                    " dsn=excluded.dsn, source=excluded.source",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def delete(self, alias: str) -> bool:
         with self._lock:

@@ -68,6 +68,26 @@ class DaemonClient:
     def update(self, alias: str, dsn: str) -> dict[str, Any]:
         return call(self.aclient.update, alias, dsn)
 
+    def import_channels(
+        self,
+        source: str,
+        *,
+        path: str | None = None,
+        inventory: Any = None,
+        tag: str | None = None,
+        replace: bool = False,
+        with_passwords: bool = False,
+    ) -> dict[str, Any]:
+        return call(
+            self.aclient.import_channels,
+            source,
+            path=path,
+            inventory=inventory,
+            tag=tag,
+            replace=replace,
+            with_passwords=with_passwords,
+        )
+
     def stop(self, alias: str) -> None:
         call(self.aclient.stop, alias)
 
