@@ -185,7 +185,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     },
     "fanout": {
         200: _json("result per alias", {"type": "object", "additionalProperties": RESULT}, **_NDJSON),
-        404: _error("no channel matches the pattern"),
+        404: _error("no channel matches a glob or tag term"),
         503: _error("shutting down"),
         **_COMMON,
     },
