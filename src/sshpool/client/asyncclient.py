@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -136,18 +136,28 @@ class AsyncDaemonClient(FanOut):
         doc: dict[str, Any] = (await self._request("GET", self.channel_path(alias), alias=alias)).json()
         return doc
 
-    async def start(self, dsn: str, *, wait: float | None = None) -> dict[str, Any]:
-        """Add a channel. ``connected`` is False when the daemon kept it but is still retrying
-        (``message`` says why)."""
+    async def start(self, dsn: str, *, wait: float | None = None, tags: Sequence[str] | None = None) -> dict[str, Any]:
+        """Add a channel; ``tags`` join the DSN's own ``?tags``. ``connected`` is False when the
+        daemon kept it but is still retrying (``message`` says why)."""
         body: dict[str, Any] = {"dsn": dsn}
         if wait is not None:
             body["wait"] = wait
+        if tags is not None:
+            body["tags"] = list(tags)
         resp = await self._request("POST", "/channels", json=body, deadline=(wait or 10.0) + self.timeout)
         return started_of(resp, dsn.split("://", 1)[0])
 
-    async def update(self, alias: str, dsn: str) -> dict[str, Any]:
+    async def update(self, alias: str, dsn: str | None = None, *, tags: Sequence[str] | None = None) -> dict[str, Any]:
+        """Put a new DSN in place (a new password, port...: the channel reconnects), or with
+        ``tags`` alone give it these tags instead of its own (``[]`` clears them) on the links it
+        has; with both, ``tags`` join the DSN's."""
+        body: dict[str, Any] = {} if dsn is None else {"dsn": dsn}
+        if tags is not None:
+            body["tags"] = list(tags)
+        if not body:
+            raise TypeError("update() needs a dsn, tags, or both")
         path = self.channel_path(alias)
-        resp = await self._request("PATCH", path, alias=alias, json={"dsn": dsn}, deadline=10.0 + self.timeout)
+        resp = await self._request("PATCH", path, alias=alias, json=body, deadline=10.0 + self.timeout)
         return started_of(resp, alias)
 
     async def import_channels(

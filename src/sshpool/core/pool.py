@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from sshpool.core.link import HandshakeLimiter
 from sshpool.core.modes import OutputCallback
 from sshpool.core.modes.base import OutputBudget
 from sshpool.defaults import UNSET, Settings, Timeout, Unset, default_state_dir
-from sshpool.dsn import DSN
+from sshpool.dsn import DSN, unique_tags
 from sshpool.errors import AliasInUseError, UnknownAliasError
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
@@ -67,6 +67,10 @@ class Pool:
 
     def aliases(self) -> list[str]:
         return sorted((c.alias for c in self._channels.values()), key=str.casefold)
+
+    def tagged(self) -> dict[str, tuple[str, ...]]:
+        """Each alias (sorted) with its channel's tags: what a selector (:mod:`sshpool.selectors`) reads."""
+        return {c.alias: c.dsn.tags for c in sorted(self._channels.values(), key=lambda c: c.alias.casefold())}
 
     def status(self) -> dict[str, ChannelInfo]:
         return {c.alias: c.info() for c in sorted(self._channels.values(), key=lambda c: c.alias.casefold())}
@@ -146,6 +150,13 @@ class Pool:
         channel.start_time = old.start_time
         self._retiring.spawn(old.aclose(drain=self.settings.drain_timeout))
         return await channel.start(self._wait(wait))
+
+    def retag(self, alias: str, tags: Iterable[str]) -> Channel:
+        """Give a channel these tags (checked, once each) in place of its own: only its DSN's
+        ``?tags`` changes, so its links, running commands and start_time stay as they are."""
+        channel = self.get(alias)
+        channel.dsn = channel.dsn.with_(tags=unique_tags(list(tags)))
+        return channel
 
     async def run(
         self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, Final
 
-from sshpool.core.channel import STATES
+from sshpool.daemon.channeldoc import CHANNEL_KINDS, INFO, channel_body
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
 from sshpool.daemon.importdoc import IMPORT_BODY, IMPORT_OPERATION, IMPORT_RESPONSES
 from sshpool.daemon.rundoc import ROLLOUT_PROPS, fanout_answer
@@ -57,46 +57,18 @@ def summary_of(doc: str | None, fallback: str) -> str:
     return (match.group(1) if match else paragraph) or fallback
 
 
-_NUM_OR_NULL: Final = {"type": ["number", "null"]}
 _SECONDS: Final = {"type": "number", "exclusiveMinimum": 0, "maximum": 10_000_000}
 _NO_LIMIT: Final = {"type": "string", "enum": ["none", "off"]}
 _TIMEOUT_DOC: Final = (
     'seconds the command may run; "none" (or "off"): no limit; null or absent: the daemon\'s --command-timeout'
 )
 _STR_OR_NULL: Final = {"type": ["string", "null"]}
-
-INFO: Final[dict[str, Any]] = {
-    "type": "object",
-    "required": ["user", "pass", "host", "port", "is_alive", "start_time", "state"],
-    "properties": {
-        "user": {"type": "string"},
-        "pass": {"type": ["string", "null"], "enum": ["****", None], "description": "never the password"},
-        "host": {"type": "string"},
-        "port": {"type": "integer"},
-        "is_alive": {"type": "boolean", "description": "the SSH connection is up now"},
-        "start_time": {"type": "number"},
-        "state": {"type": "string", "enum": list(STATES)},
-        "last_error": _STR_OR_NULL,
-        "last_error_code": _STR_OR_NULL,
-        "connected_since": _NUM_OR_NULL,
-        "commands_run": {"type": "integer"},
-        "connections": {"type": "integer"},
-        "running": {"type": "integer"},
-        "queued": {"type": "integer"},
-        "dsn": {"type": "string"},
-        "mode": {"type": "string", "enum": list(MODES), "description": "how commands run by default"},
-        "host_key": {
-            "type": ["string", "null"],
-            "description": "`<type> SHA256:<fingerprint>` of the key the host presents on the open link, "
-            "else of the key it offered at the last refused attempt; null before any",
-        },
-        "tags": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "the groups the channel belongs to (`?tags=web,prod` in its DSN); `@web` selects them",
-        },
-    },
-}
+_SELECTOR_DOC: Final = (
+    "the channels to run on: terms, any of which selects, each an alias (`web1`), a glob (`db*`, `*`), "
+    "`@tag` (the channels carrying it) or `@tag1+tag2` (those carrying both); the channels come in the "
+    "order the terms name them (a glob's or a tag's in alias order), once each. A glob or tag that "
+    "matches nothing is a 404 naming it, a term of no such form a 400"
+)
 
 RESULT: Final[dict[str, Any]] = {
     "type": "object",
@@ -217,7 +189,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     },
     "fanout": {
         200: _json("result per alias, or the groups (group)", fanout_answer(RESULT), **_NDJSON),
-        404: _error("no channel matches the pattern"),
+        404: _error("no channel matches a glob or tag term"),
         503: _error("shutting down"),
         **_COMMON,
     },
@@ -285,31 +257,24 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
 def body_doc(kind: str) -> dict[str, Any]:
     """The request body of each POST/PATCH, in its three encodings; a file's path parameter and
     raw body."""
-    if kind in PATH_KINDS or kind == "import":
-        return path_params(kind) if kind in PATH_KINDS else IMPORT_BODY
-    if kind == "dsn":
-        key = "dsn"
-        props: dict[str, Any] = {
-            "dsn": {"type": "string", "minLength": 1, "example": "web1://deploy@127.0.0.1:22"},
-            "wait": {
-                "type": ["number", "null"],
-                "minimum": 0,
-                "maximum": 10_000_000,
-                "description": "seconds to wait for the first connect",
-            },
-        }
-    elif kind == "command":
-        key = "command"
+    if kind in PATH_KINDS:
+        return path_params(kind)
+    if kind == "import":
+        return IMPORT_BODY
+    if kind in CHANNEL_KINDS:
+        return channel_body(kind)
+    key = "command"
+    if kind == "command":
         props = _command_props()
     else:
-        key = "command"
         props = {
             **_command_props(),
             "channels": {
                 "oneOf": [
-                    {"type": "string", "minLength": 1, "description": "* or a glob"},
+                    {"type": "string", "minLength": 1, "description": "* or a comma-separated list of terms"},
                     {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                ]
+                ],
+                "description": _SELECTOR_DOC,
             },
             **ROLLOUT_PROPS,
         }

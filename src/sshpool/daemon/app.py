@@ -149,7 +149,7 @@ def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, im
         ("GET", "/channels/{alias}", channels.get_channel, "getChannel", "info", None),
         ("POST", "/channels/{alias}", runs.run_command, "runCommand", "run", "command"),
         ("DELETE", "/channels/{alias}", channels.stop_channel, "stopChannel", "stop", None),
-        ("PATCH", "/channels/{alias}", channels.update_channel, "updateChannel", "start", "dsn"),
+        ("PATCH", "/channels/{alias}", channels.update_channel, "updateChannel", "start", "patch"),
         ("POST", "/channels/{alias}/hostkey", channels.accept_host_key, "acceptHostKey", "hostkey", None),
         ("PUT", "/channels/{alias}/files", channels.put_file, "putFile", "put", "file"),
         ("GET", "/channels/{alias}/files", channels.get_file, "getFile", "get", "path"),

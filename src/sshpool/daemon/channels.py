@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from importlib import resources
+from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -18,8 +20,8 @@ from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
 from sshpool.daemon.transfer import download, upload
 from sshpool.defaults import UNSET
-from sshpool.dsn import DSN
-from sshpool.errors import AliasInUseError, RequestError, UnknownAliasError
+from sshpool.dsn import DSN, unique_tags
+from sshpool.errors import AliasInUseError, DSNError, RequestError, UnknownAliasError
 
 __all__ = ["ChannelEndpoints"]
 
@@ -40,9 +42,9 @@ class ChannelEndpoints(Endpoints):
     async def start_channel(self, request: Request) -> Response:
         """Start a channel from a DSN."""
         self.refuse_while_draining()
-        body = await read_body(request, "dsn", ("wait",))
+        body = await read_body(request, "dsn", ("wait", "tags"))
         wait = number(body.fields, "wait")
-        dsn = DSN.parse(body.text)
+        dsn = _tagged(DSN.parse(body.text), body.fields)
         if dsn.alias in self.pool:
             existing = self.pool.get(dsn.alias)
             if existing.dsn.to_text(reveal_password=True) == dsn.to_text(reveal_password=True):
@@ -63,12 +65,20 @@ class ChannelEndpoints(Endpoints):
         return _started(dsn.alias, info.state, info.last_error)
 
     async def update_channel(self, request: Request, alias: str) -> Response:
-        """Replace a channel's DSN (new password, port...) keeping its start_time."""
+        """Replace a channel's DSN (new password, port...) keeping its start_time; ``{"tags":
+        [...]}`` alone changes only its tags, on the links it has."""
         self.refuse_while_draining()
         channel = self.pool.get(alias)
-        body = await read_body(request, "dsn", ("wait",))
+        tags = await _tags_alone(request)
+        if tags is not None:
+            channel = self.pool.retag(channel.alias, tags)
+            await self.persist(channel.dsn)
+            self.audit(request, "tags", alias=channel.alias, tags=list(channel.dsn.tags))
+            info = channel.info()
+            return _started(channel.alias, info.state, info.last_error)
+        body = await read_body(request, "dsn", ("wait", "tags"))
         wait = number(body.fields, "wait")
-        dsn = DSN.parse(body.text)
+        dsn = _tagged(DSN.parse(body.text), body.fields)
         if dsn.key != channel.dsn.key:
             raise RequestError(f"the DSN's alias {dsn.alias!r} differs from {alias!r}: PATCH cannot rename a channel")
         await check_allowed(dsn, self.state.allow_networks, self.state.settings)
@@ -169,6 +179,39 @@ class ChannelEndpoints(Endpoints):
         if data is None:
             return PlainTextResponse("NOT FOUND", status_code=404)
         return Response(data, media_type=kind, headers={"Cache-Control": "public, max-age=86400"})
+
+
+def _tag_field(value: Any) -> tuple[str, ...]:
+    """The ``tags`` field: a list of tag names, each checked (a bad one is a 400 naming it)."""
+    try:
+        return unique_tags(value)
+    except DSNError as exc:
+        raise RequestError(f"field 'tags': {exc}") from None
+
+
+def _tagged(dsn: DSN, fields: dict[str, Any]) -> DSN:
+    """The DSN with the body's ``tags`` added to its own ``?tags``, once each."""
+    if "tags" not in fields:
+        return dsn
+    return dsn.with_(tags=unique_tags([*dsn.tags, *_tag_field(fields["tags"])]))
+
+
+async def _tags_alone(request: Request) -> tuple[str, ...] | None:
+    """The tags of a PATCH whose JSON body is ``{"tags": [...]}`` and nothing else; None for any
+    other body (a DSN to put in place, read by the one rule of :func:`read_body`)."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not (ctype == "application/json" or (ctype.startswith("application/") and ctype.endswith("+json"))):
+        return None
+    try:
+        doc = json.loads(await request.body())
+    except (ValueError, RecursionError):
+        return None  # read_body says why
+    if not isinstance(doc, dict) or "tags" not in doc or "dsn" in doc:
+        return None
+    if set(doc) != {"tags"}:
+        extra = sorted(set(doc) - {"tags"})[0]
+        raise RequestError(f'unknown field {extra!r} beside \'tags\'; send {{"tags": [...]}} alone or with a "dsn"')
+    return _tag_field(doc["tags"])
 
 
 def _started(alias: str, state: str, why: str | None) -> Response:

@@ -23,7 +23,7 @@ from sshpool.daemon.streaming import Disconnected, NDJSONStream, OutputLines, St
 from sshpool.errors import RequestError, SSHPoolError
 from sshpool.outframes import CONTENT_TYPE as FRAMES
 from sshpool.result import OutputCallback, Result
-from sshpool.selectors import expand, terms
+from sshpool.selectors import FORMS, expand, terms
 
 __all__ = ["RunEndpoints"]
 
@@ -195,9 +195,10 @@ class RunEndpoints(Endpoints):
         )
 
     def _select(self, channels: Any) -> list[str]:
-        """The aliases a ``channels`` field names: ``"*"``, a glob, a comma-separated list or a
-        JSON array, whose terms are aliases or globs (``"w*,db1"``). A glob that matches nothing
-        is a 404 naming it; a plain alias that is not there is answered in its own result."""
+        """The aliases a ``channels`` field names: a comma-separated list or a JSON array of
+        terms, each an alias, a glob, ``@tag`` or ``@tag1+tag2`` (:mod:`sshpool.selectors`). A
+        glob or tag term that matches nothing is a 404 naming it, a term no form reads a 400; a
+        plain alias that is not there is answered in its own result."""
         if isinstance(channels, str):
             chosen = terms(channels)
         elif isinstance(channels, list) and channels and all(isinstance(c, str) for c in channels):
@@ -205,8 +206,8 @@ class RunEndpoints(Endpoints):
         else:
             chosen = []
         if not chosen:
-            raise RequestError('field "channels" must be a non-empty list of aliases, "*" or a glob pattern')
-        return expand(chosen, self.pool.aliases())
+            raise RequestError(f'field "channels" must be a non-empty list of terms, each {FORMS}, or "*"')
+        return expand(chosen, self.pool.tagged())
 
 
 def _output_bytes(result: Result) -> int:

@@ -4,7 +4,7 @@ into :class:`sshpool.AsyncDaemonClient`."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Literal, overload
 
 from sshpool.bridge import call, iterate, track
@@ -62,11 +62,11 @@ class DaemonClient:
     def info(self, alias: str) -> dict[str, Any]:
         return call(self.aclient.info, alias)
 
-    def start(self, dsn: str, *, wait: float | None = None) -> dict[str, Any]:
-        return call(self.aclient.start, dsn, wait=wait)
+    def start(self, dsn: str, *, wait: float | None = None, tags: Sequence[str] | None = None) -> dict[str, Any]:
+        return call(self.aclient.start, dsn, wait=wait, tags=tags)
 
-    def update(self, alias: str, dsn: str) -> dict[str, Any]:
-        return call(self.aclient.update, alias, dsn)
+    def update(self, alias: str, dsn: str | None = None, *, tags: Sequence[str] | None = None) -> dict[str, Any]:
+        return call(self.aclient.update, alias, dsn, tags=tags)
 
     def import_channels(
         self,
