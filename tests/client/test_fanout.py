@@ -15,19 +15,19 @@ from sshpool.client import AsyncDaemonClient, Done, Grouped, Output
 from sshpool.errors import RequestError, UnknownAliasError
 from sshpool.groups import Group
 from sshpool.result import Result
-from tests.support.daemon import Daemon, daemon_running
+from tests.support.daemon import Daemon
 from tests.support.fleet import Fleet
+from tests.support.tagged import NUMBERED, numbered_daemon
 
 pytestmark = pytest.mark.timeout(90)
 
-ALIASES = [f"web{n:02d}" for n in range(1, 13)]
+ALIASES = list(NUMBERED)
 OCTET = "set -- $SSH_CONNECTION; octet=${3##*.}; "
 
 
 @pytest.fixture
 def fleet_daemon(tmp_path: Path, fleet: Fleet, ssh_home: Any) -> Iterator[Daemon]:
-    channels = [w for a, h in zip(ALIASES, fleet.hosts, strict=True) for w in ("--channel", fleet.dsn(a, h))]
-    yield from daemon_running(tmp_path, *channels, up=tuple(ALIASES))
+    yield from numbered_daemon(tmp_path, fleet)
 
 
 def test_a_rolling_run_gives_skipped_errors_for_the_channels_it_never_started(fleet_daemon: Daemon) -> None:

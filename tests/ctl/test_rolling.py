@@ -14,20 +14,20 @@ import pytest
 
 from tests.ctl.test_lean import loaded
 from tests.ctl.test_oneshot import CTL, ctl, env_for
-from tests.support.daemon import Daemon, daemon_running
+from tests.support.daemon import Daemon
 from tests.support.fleet import Fleet
-from tests.support.readme import blocks, section
+from tests.support.readme import console_examples
+from tests.support.tagged import NUMBERED, numbered_daemon
 
 pytestmark = pytest.mark.timeout(120)
 
-ALIASES = [f"web{n:02d}" for n in range(1, 13)]
+ALIASES = list(NUMBERED)
 OCTET = "set -- $SSH_CONNECTION; octet=${3##*.};"
 
 
 @pytest.fixture
 def fleet_daemon(tmp_path: Path, fleet: Fleet, ssh_home: Any) -> Iterator[Daemon]:
-    channels = [w for a, h in zip(ALIASES, fleet.hosts, strict=True) for w in ("--channel", fleet.dsn(a, h))]
-    yield from daemon_running(tmp_path, *channels, up=tuple(ALIASES))
+    yield from numbered_daemon(tmp_path, fleet)
 
 
 HALTED = (
@@ -139,26 +139,19 @@ def test_bad_rolling_flags_exit_255_saying_what_they_take(fleet_daemon: Daemon, 
     assert r.returncode == 255 and words in r.stderr, r.stderr
 
 
-def console_examples(*headings: str) -> list[tuple[str, list[str]]]:
-    """(command, expected lines: stdout and stderr as a terminal shows them) of each ``$`` line."""
-    examples: list[tuple[str, list[str]]] = []
-    for heading in headings:
-        for block in blocks(section(heading), "console"):
-            for line in block.splitlines():
-                if line.startswith("$ "):
-                    examples.append((line[2:], []))
-                else:
-                    examples[-1][1].append(line)
-    return examples
-
-
 def test_the_readmes_fleet_examples_run_as_written(fleet_daemon: Daemon) -> None:
     examples = console_examples("### Rolling runs", "### Grouped output")
     assert [c.split()[0] for c, _ in examples] == ["sshpoolctl", "curl", "sshpoolctl", "curl"]
-    env = {**env_for(fleet_daemon), "SSHPOOL_TOKEN": fleet_daemon.token}
+    run_examples(fleet_daemon, examples)
+
+
+def run_examples(daemon: Daemon, examples: list[tuple[str, list[str]]]) -> None:
+    """Each example as a user types it (bash, sshpoolctl on PATH, the token in SSHPOOL_TOKEN, curl
+    at the daemon's address): stdout and stderr as the README shows them."""
+    env = {**env_for(daemon), "SSHPOOL_TOKEN": daemon.token}
     env["PATH"] = f"{Path(CTL).parent}:{env.get('PATH', '')}"
     for command, expected in examples:
-        cmd = command.replace("http://127.0.0.1:8877", fleet_daemon.url.rstrip("/"))
+        cmd = command.replace("http://127.0.0.1:8877", daemon.url.rstrip("/"))
         run = subprocess.run(
             ["bash", "-c", cmd + " 2>&1"], capture_output=True, text=True, env=env, timeout=60, check=False
         )

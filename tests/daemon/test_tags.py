@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from sshpool.daemon.store import SQLiteStore
-from tests.support.daemon import Daemon, daemon_running, start_daemon
+from tests.support.daemon import Daemon, daemon_running, free_port, start_daemon
 from tests.support.fleet import Fleet
 from tests.support.tagged import HOSTS, TAGS, WHERE, add_fleet, answered, tagged_daemon
 
@@ -178,3 +178,12 @@ def test_tags_survive_a_daemon_restart(tmp_path: Path, fleet: Fleet, ssh_home: A
         assert list(run_on(second, "@canary")) == ["web01", "web06"]
     finally:
         second.stop()
+
+
+def test_tags_alone_on_a_channel_that_is_down_answer_ok_and_leave_it_retrying(daemon: Daemon, fleet: Fleet) -> None:
+    kept = daemon.post("/channels", content=f"down1://{fleet.user.name}@127.0.0.1:{free_port()}")
+    assert kept.status_code == 202  # nothing listens there: kept, and retried
+    r = daemon.request("PATCH", "/channels/down1", json={"tags": ["web"]})
+    assert (r.status_code, r.text) == (200, "OK")
+    info = daemon.get("/channels/down1").json()
+    assert info["tags"] == ["web"] and info["state"] != "up"

@@ -12,7 +12,7 @@ from typing import Any
 from tests.support.daemon import Daemon, daemon_running
 from tests.support.fleet import ADDRESSES, Fleet
 
-__all__ = ["HOSTS", "TAGS", "WHERE", "add_fleet", "answered", "tagged_daemon"]
+__all__ = ["HOSTS", "NUMBERED", "TAGS", "WHERE", "add_fleet", "answered", "numbered_daemon", "tagged_daemon"]
 
 #: alias -> tags, in alias order; the n-th alias lives on ADDRESSES[n].
 TAGS: dict[str, tuple[str, ...]] = {
@@ -30,6 +30,8 @@ TAGS: dict[str, tuple[str, ...]] = {
     "web06": ("Web", "staging", "canary"),
 }
 HOSTS: dict[str, str] = dict(zip(TAGS, ADDRESSES, strict=True))
+#: The untagged fleet's aliases, web01 to web12, on ADDRESSES in order.
+NUMBERED: tuple[str, ...] = tuple(f"web{n:02d}" for n in range(1, 13))
 #: A command whose output names the host that ran it.
 WHERE = "echo $SSH_CONNECTION"
 
@@ -60,3 +62,9 @@ def tagged_daemon(tmp_path: Path, fleet: Fleet) -> Iterator[Daemon]:
     for daemon in daemon_running(tmp_path):
         add_fleet(daemon, fleet)
         yield daemon
+
+
+def numbered_daemon(tmp_path: Path, fleet: Fleet) -> Iterator[Daemon]:
+    """Body of a fixture: a daemon started with web01 to web12 (``--channel``, no tags), all up."""
+    channels = [w for a, h in zip(NUMBERED, ADDRESSES, strict=True) for w in ("--channel", fleet.dsn(a, h))]
+    yield from daemon_running(tmp_path, *channels, up=NUMBERED)

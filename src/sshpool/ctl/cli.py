@@ -22,11 +22,13 @@ from sshpool.clihelp import ClassicHelpFormatter
 from sshpool.ctl.complete import SHELLS, completion_script
 from sshpool.ctl.format import EXIT_ERROR, error_line
 from sshpool.ctl.imports import IMPORT_SOURCES
+from sshpool.ctl.run import selector_tags, tags_of
 from sshpool.ctl.say import emit_json, reader_gone, say
 from sshpool.ctl.shell import OneShot, Shell
 from sshpool.ctl.verbs import SHELL_VERBS, run_verb
 from sshpool.defaults import MODES, Settings
-from sshpool.errors import SSHPoolError
+from sshpool.dsn import unique_tags
+from sshpool.errors import DSNError, SSHPoolError
 
 __all__ = ["Grammar", "build_parser", "daemon_url", "grammar", "main"]
 
@@ -63,6 +65,7 @@ def grammar() -> Grammar:
             "--print-completion", choices=sorted(SHELLS), metavar="{bash,zsh}", help="print a shell completion script"
         ),
         g.add_argument("--complete-aliases", action="store_true", help=argparse.SUPPRESS),
+        g.add_argument("--complete-selectors", action="store_true", help=argparse.SUPPRESS),
     ]
     subs = parser.add_subparsers(dest="verb", title="commands", metavar="COMMAND")
 
@@ -115,11 +118,11 @@ def grammar() -> Grammar:
         action="store_true",
         help="print each distinct answer once under its hosts (web[01-03] (3)), as clush -b",
     )
-    run.add_argument("alias", help="alias, glob ('*', 'web*') or comma-separated aliases")
+    run.add_argument("alias", help="alias, glob ('*', 'web*'), @tag, @tag1+tag2, or a comma-separated list of them")
     run.add_argument("command", nargs=argparse.REMAINDER, help="the command; everything after the alias")
 
     status = sub("status", "show the channels, sorted: alias, user:pass@host:port, state, uptime")
-    status.add_argument("alias", nargs="?", help="only this channel")
+    status.add_argument("alias", nargs="?", help="only these channels: an alias, a glob, @tag or a list, as run takes")
     status.add_argument("--watch", action="store_true", help="refresh until Ctrl-C")
     status.add_argument("--interval", type=_seconds, default=2.0, help="seconds between refreshes (default: 2)")
     status.add_argument("--count", type=int, help="stop after this many refreshes")
@@ -129,11 +132,16 @@ def grammar() -> Grammar:
 
     start = sub("start", "add a channel from a DSN alias://user:pass@host:port")
     start.add_argument("--wait", type=_seconds, help="seconds to wait for the first connect (default: the daemon's)")
+    start.add_argument("--tags", type=_tags, metavar="TAG,...", help="tags for the channel, beside its DSN's ?tags")
     start.add_argument("dsn")
 
     update = sub("update", "change a channel's DSN (a new password, port or user), keeping its alias")
     update.add_argument("alias")
     update.add_argument("dsn")
+
+    tag = sub("tag", "show a channel's tags, or give it new ones in place of its own ('' clears them)")
+    tag.add_argument("alias")
+    tag.add_argument("tags", nargs="?", type=_tags, metavar="TAG,...", help="e.g. web,prod; without it: show them")
 
     stop = sub("stop", "stop a channel")
     stop.add_argument("alias")
@@ -196,6 +204,15 @@ def _count(text: str) -> int:
     return int(text)
 
 
+def _tags(text: str) -> list[str]:
+    """``web,prod`` as its names, each checked by the tag grammar; ``''`` as none."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    try:
+        return list(unique_tags(names))
+    except DSNError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _halt(text: str) -> Halt:
     if text == "first_failure":
         return "first_failure"
@@ -239,12 +256,17 @@ async def _one_shot(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
         await client.aclose()
 
 
-def _complete_aliases(client: AsyncDaemonClient) -> int:
+def _complete_aliases(client: AsyncDaemonClient, *, tags: bool = False) -> int:
+    """The aliases, one a line (and with ``tags``, then each tag in use as ``@tag``), for the
+    completion scripts."""
+
     async def names() -> list[str]:
         try:
-            return sorted(await client.status(), key=str.casefold)
+            known = await client.status()
         finally:
             await client.aclose()
+        words = sorted(known, key=str.casefold)
+        return words + (selector_tags(tags_of(known)) if tags else [])
 
     try:
         print("\n".join(asyncio.run(names())))
@@ -279,8 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SSHPoolError as exc:
         say(error_line(exc))
         return EXIT_ERROR
-    if args.complete_aliases:
-        return _complete_aliases(client)
+    if args.complete_aliases or args.complete_selectors:
+        return _complete_aliases(client, tags=args.complete_selectors)
     if args.verb is None:
         return _shell(client, words.parser)
     try:

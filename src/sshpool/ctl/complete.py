@@ -1,7 +1,8 @@
 """Shell completion scripts for sshpoolctl (``sshpoolctl --print-completion bash|zsh``).
 
-Aliases come from the daemon at completion time (``sshpoolctl --complete-aliases``), so they are
-never stale; a daemon that is down completes nothing instead of printing an error mid-line.
+Aliases come from the daemon at completion time (``sshpoolctl --complete-aliases``; with the tags
+in use as ``@tag``, ``--complete-selectors``, for the verbs that take a selector), so they are never
+stale; a daemon that is down completes nothing instead of printing an error mid-line.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ __all__ = ["MENU", "SHELLS", "completion_script"]
 #: help, and free of the quote that ends zsh's ``'name:text'``. Which subcommands exist is the
 #: parser's to say; one missing here is offered after these, with its ``-h`` help.
 MENU = {
-    "run": "run a command on a channel (or a glob of channels)",
+    "run": "run a command on a channel (or a glob or @tag of channels)",
     "status": "show the channels",
     "start": "add a channel from a DSN",
     "stop": "stop a channel",
+    "tag": "show or set a channel tags",
     "update": "change a channel DSN",
     "hostkey": "show or accept a channel host key",
     "put": "copy a local file to a channel host",
@@ -33,7 +35,8 @@ _sshpoolctl() {
     local i sub="" nargs=0
     for ((i = 1; i < COMP_CWORD; i++)); do
         case "${COMP_WORDS[i]}" in
-            --host|--port|--timeout|--wait|--interval|--count|--mode|--print-completion) ((i++)) ;;
+            --host|--port|--timeout|--wait|--interval|--count) ((i++)) ;;
+            --mode|--parallel|--halt|--tags|--print-completion) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${COMP_WORDS[i]}"; else ((nargs++)); fi ;;
         esac
@@ -41,17 +44,25 @@ _sshpoolctl() {
     case "$prev" in
         --print-completion) COMPREPLY=($(compgen -W "bash zsh" -- "$cur")); return ;;
         --mode) COMPREPLY=($(compgen -W "exec shell" -- "$cur")); return ;;
-        --host|--port|--timeout|--wait|--interval|--count) return ;;
+        --halt) COMPREPLY=($(compgen -W "first_failure" -- "$cur")); return ;;
+        --host|--port|--timeout|--wait|--interval|--count|--parallel|--tags) return ;;
     esac
     if [[ -z "$sub" ]]; then
         COMPREPLY=($(compgen -W "@SUBCOMMANDS@ @OPTIONS@" -- "$cur"))
         return
     fi
     case "$sub" in
-        run|stop|status|update)
+        run|status)
             if [[ "$cur" == -* ]]; then
                 local opts="--json --timeout --wait --watch --interval --count --check --stdin -n --mode"
+                opts+=" --parallel --halt --group"
                 COMPREPLY=($(compgen -W "$opts" -- "$cur"))
+            elif ((nargs == 0)); then
+                COMPREPLY=($(compgen -W "$(sshpoolctl --complete-selectors 2>/dev/null)" -- "$cur"))
+            fi ;;
+        stop|update|tag)
+            if [[ "$cur" == -* ]]; then
+                COMPREPLY=($(compgen -W "--json" -- "$cur"))
             elif ((nargs == 0)); then
                 COMPREPLY=($(compgen -W "$(sshpoolctl --complete-aliases 2>/dev/null)" -- "$cur"))
             fi ;;
@@ -67,7 +78,7 @@ _sshpoolctl() {
             elif [[ "$sub" == put && nargs -eq 1 ]] || [[ "$sub" == get && nargs -eq 2 ]]; then
                 COMPREPLY=($(compgen -f -- "$cur"))
             fi ;;
-        start) COMPREPLY=($(compgen -W "--json --wait" -- "$cur")) ;;
+        start) COMPREPLY=($(compgen -W "--json --wait --tags" -- "$cur")) ;;
     esac
 }
 complete -F _sshpoolctl sshpoolctl
@@ -76,14 +87,15 @@ complete -F _sshpoolctl sshpoolctl
 _ZSH = r"""#compdef sshpoolctl
 # zsh completion for sshpoolctl: sshpoolctl --print-completion zsh > "${fpath[1]}/_sshpoolctl"
 _sshpoolctl() {
-    local -a subcommands aliases
+    local -a subcommands aliases selectors
     subcommands=(
 @MENU@
     )
     local sub="" nargs=0 i
     for ((i = 2; i < CURRENT; i++)); do
         case "${words[i]}" in
-            --host|--port|--timeout|--wait|--interval|--count|--mode|--print-completion) ((i++)) ;;
+            --host|--port|--timeout|--wait|--interval|--count) ((i++)) ;;
+            --mode|--parallel|--halt|--tags|--print-completion) ((i++)) ;;
             -*) ;;
             *) if [[ -z "$sub" ]]; then sub="${words[i]}"; else ((nargs++)); fi ;;
         esac
@@ -96,9 +108,15 @@ _sshpoolctl() {
         fi
         return
     fi
+    case "$sub" in
+        run|status)
+            selectors=(${(f)"$(sshpoolctl --complete-selectors 2>/dev/null)"})
+            ((nargs == 0)) && compadd -- $selectors
+            return ;;
+    esac
     aliases=(${(f)"$(sshpoolctl --complete-aliases 2>/dev/null)"})
     case "$sub" in
-        run|stop|status|update) ((nargs == 0)) && compadd -- $aliases ;;
+        stop|update|tag) ((nargs == 0)) && compadd -- $aliases ;;
         put|get)
             if ((nargs == 0)); then compadd -- $aliases
             else _files

@@ -55,6 +55,8 @@ def error_line(exc: SSHPoolError) -> str:
     hint = _HINTS.get(exc.code, "")
     if exc.code in ("host_key_unknown", "host_key_changed") and "hostkey accept" not in text and exc.alias:
         hint = f"check the fingerprint, then trust it with `sshpoolctl hostkey accept {exc.alias}`"
+    if exc.code == "unknown_alias" and (exc.alias or "").startswith("@"):
+        hint = "`status` shows the channels' tags; `tag ALIAS web,prod` gives a channel tags"
     if isinstance(exc, DaemonUnavailableError) or (exc.code == "bad_dsn" and "alias://" in text):
         hint = ""  # the message already says where to look, or what the form is
     if hint and hint not in text:

@@ -8,7 +8,7 @@ import contextlib
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, TextIO
+from typing import Any, BinaryIO, TextIO
 
 from sshpool.client import AsyncDaemonClient, CommandTimeout, Done, Grouped, Halt, Output
 from sshpool.ctl.format import error_line, group_header, result_note
@@ -16,14 +16,52 @@ from sshpool.errors import SkippedError, SSHPoolError
 from sshpool.groups import Group
 from sshpool.inputs import StdinSource
 from sshpool.result import Result
-from sshpool.selectors import expand, is_glob, terms
+from sshpool.selectors import expand, selects_many, terms
 
-__all__ = ["TERMINAL", "LineEnd", "Sink", "is_fanout", "ordered", "run_fanout", "run_one", "selection", "show_groups"]
+__all__ = [
+    "TERMINAL",
+    "LineEnd",
+    "Sink",
+    "chosen_channels",
+    "is_fanout",
+    "ordered",
+    "run_fanout",
+    "run_one",
+    "selection",
+    "selector_tags",
+    "show_groups",
+    "tags_of",
+]
 
 
 def is_fanout(target: str) -> bool:
-    """``*``, ``web*`` or ``web1,db1`` address many channels; a plain alias one."""
-    return is_glob(target) or "," in target
+    """``*``, ``web*``, ``@web`` or ``web1,db1`` address many channels; a plain alias one."""
+    return selects_many(target)
+
+
+def tags_of(channels: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Each alias's tags, from the daemon's channel info, as :func:`sshpool.selectors.expand` takes them."""
+    return {a: [str(t) for t in info.get("tags") or ()] for a, info in channels.items()}
+
+
+def selector_tags(tags: Mapping[str, list[str]]) -> list[str]:
+    """Every tag in use, once (case-insensitively), sorted, as the ``@tag`` terms that select them."""
+    seen: dict[str, str] = {}
+    for name in (t for ts in tags.values() for t in ts):
+        seen.setdefault(name.casefold(), name)
+    return [f"@{seen[k]}" for k in sorted(seen)]
+
+
+async def chosen_channels(client: AsyncDaemonClient, target: str | None) -> dict[str, dict[str, Any]]:
+    """The channel info of what ``target`` selects (every channel for None): one alias asks for its
+    own (an unknown one is the daemon's 404); a selector picks from the list, and one that selects
+    nothing is an UnknownAliasError naming it."""
+    if target and not is_fanout(target):
+        return {target: await client.info(target)}
+    known = await client.status()
+    if not target:
+        return dict(known)
+    return {a: known[a] for a in expand(terms(target), tags_of(known)) if a in known}
 
 
 def selection(target: str) -> str | list[str]:
@@ -153,7 +191,7 @@ async def run_fanout(
     for one a halt skipped: the summary names those); ``parallel`` and ``halt`` roll it out a few at
     a time. ``group`` prints each distinct answer once at the end, under its folded host list."""
     chosen = selection(target)
-    known = await client.status()
+    known = tags_of(await client.status())
     names = expand([chosen] if isinstance(chosen, str) else chosen, known)
     width = max((len(a) for a in names), default=0)
     lines = _Lines(sink, width)

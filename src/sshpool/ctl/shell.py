@@ -23,7 +23,7 @@ from typing import IO, Any, TypeVar
 from sshpool.client import AsyncDaemonClient
 from sshpool.ctl.format import EXIT_ERROR, error_line, exit_status, fanout_status, result_note, status_lines
 from sshpool.ctl.history import History
-from sshpool.ctl.run import TERMINAL, Sink, is_fanout, run_fanout, run_one
+from sshpool.ctl.run import TERMINAL, Sink, chosen_channels, is_fanout, run_fanout, run_one, selector_tags, tags_of
 from sshpool.errors import SSHPoolError
 
 __all__ = ["COMMANDS", "OneShot", "Shell"]
@@ -267,14 +267,11 @@ class Shell(cmd.Cmd):
         self.guarded(start)
 
     def do_status(self, arg: str) -> None:
-        """Show the channels (or one), sorted and aligned."""
+        """Show the channels (or those an alias, glob or @tag selects), sorted and aligned."""
         alias = arg.strip()
 
         async def status() -> int:
-            if alias:
-                channels = {alias: await self.client.info(alias)}
-            else:
-                channels = await self.client.status()
+            channels = await chosen_channels(self.client, alias or None)
             for line in status_lines(channels):
                 self.stdout.write(line + "\n")
             if not channels and self.interactive:
@@ -298,28 +295,32 @@ class Shell(cmd.Cmd):
         self.guarded(stop)
 
     def aliases(self) -> list[str]:
+        """The aliases, then each tag in use as ``@tag`` (for what takes a selector), read from the
+        daemon at most every two seconds."""
         stamp, names = self._aliases
         if time.monotonic() - stamp > _ALIAS_CACHE_SECONDS:
             try:
-                names = sorted(self.call(self.client.status), key=str.casefold)
+                known = tags_of(self.call(self.client.status))
+                names = sorted(known, key=str.casefold) + selector_tags(known)
             except (SSHPoolError, KeyboardInterrupt):
                 names = []
             self._aliases = (time.monotonic(), names)
         return names
 
-    def _complete_alias(self, text: str, line: str, begidx: int) -> list[str]:
+    def _complete_alias(self, text: str, line: str, begidx: int, *, tags: bool = False) -> list[str]:
         if len(line[:begidx].split()) != 1:
             return []
-        return [a + " " for a in self.aliases() if a.casefold().startswith(text.casefold())]
+        words = [a for a in self.aliases() if tags or not a.startswith("@")]
+        return [a + " " for a in words if a.casefold().startswith(text.casefold())]
 
     def complete_run(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
-        return self._complete_alias(text, line, begidx)
+        return self._complete_alias(text, line, begidx, tags=True)
 
     def complete_stop(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
         return self._complete_alias(text, line, begidx)
 
     def complete_status(self, text: str, line: str, begidx: int, endidx: int) -> list[str]:
-        return self._complete_alias(text, line, begidx)
+        return self._complete_alias(text, line, begidx, tags=True)
 
     def completenames(self, text: str, *ignored: Any) -> list[str]:
         return [c + " " for c in COMMANDS if c.startswith(text)]

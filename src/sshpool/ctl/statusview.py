@@ -58,9 +58,14 @@ def _target(info: Mapping[str, Any]) -> str:
     return f"{info.get('user')}:{info.get('pass')}@{info.get('host')}:{info.get('port')}"
 
 
+def _tags(info: Mapping[str, Any]) -> str:
+    return ",".join(str(t) for t in info.get("tags") or ())
+
+
 def status_lines(channels: Mapping[str, Mapping[str, Any]], now: float | None = None) -> list[str]:
-    """``alias  user:pass@host:port  STATE  UPTIME`` per channel, sorted by alias; a dead channel's
-    last error follows. ``pass`` is the daemon's mask (None or ****), never a password."""
+    """``alias  user:pass@host:port  STATE  UPTIME`` per channel, sorted by alias; a tagged
+    channel's ``tags=web,prod`` and a dead channel's last error follow. ``pass`` is the daemon's
+    mask (None or ****), never a password."""
     now = time.time() if now is None else now
     rows = []
     for alias in sorted(channels, key=str.casefold):
@@ -68,18 +73,20 @@ def status_lines(channels: Mapping[str, Mapping[str, Any]], now: float | None = 
         state = shown_state(str(info.get("state", "up" if info.get("is_alive") else "failed")))
         uptime = str(max(0, int(now - float(info.get("start_time") or now))))
         row = [alias, _target(info), state, uptime]
+        if _tags(info):
+            row.append(f"tags={_tags(info)}")
         if state != "running" and info.get("last_error"):
             row.append(str(info["last_error"]))
         rows.append(row)
-    # The error column follows the uptime; only the first four columns are aligned. Aliases get
-    # two tab stops at least, as the classic shell's did.
+    # The tags and the error follow the uptime; only the first four columns are aligned. Aliases
+    # get two tab stops at least, as the classic shell's did.
     lines = tab_table([r[:4] for r in rows], minimum=(8,))
-    return [line + (f"\t{r[4]}" if len(r) > 4 else "") for line, r in zip(lines, rows, strict=True)]
+    return ["\t".join([line, *r[4:]]) for line, r in zip(lines, rows, strict=True)]
 
 
 def status_table(channels: Mapping[str, Mapping[str, Any]], now: float | None = None) -> list[str]:
     """``status`` for a person at a terminal: a header, columns aligned with spaces, the uptime as
-    ``2h03m``, and a LAST ERROR column when a channel has one. Scripts (stdout not a terminal) and
+    ``2h03m``, and TAGS and LAST ERROR columns when a channel has some. Scripts (stdout not a terminal) and
     the shell get :func:`status_lines`, the classic layout."""
     now = time.time() if now is None else now
     rows = []
@@ -88,12 +95,13 @@ def status_table(channels: Mapping[str, Mapping[str, Any]], now: float | None = 
         state = shown_state(str(info.get("state", "up" if info.get("is_alive") else "failed")))
         seconds = max(0, int(now - float(info.get("start_time") or now)))
         error = str(info["last_error"]) if state != "running" and info.get("last_error") else ""
-        rows.append([alias, _target(info), state, human_uptime(seconds), error])
+        rows.append([alias, _target(info), state, human_uptime(seconds), _tags(info), error])
     if not rows:
         return []
-    header = ["ALIAS", "USER:PASS@HOST:PORT", "STATE", "UPTIME", "LAST ERROR"]
-    if not any(r[4] for r in rows):
-        header, rows = header[:4], [r[:4] for r in rows]
+    header = ["ALIAS", "USER:PASS@HOST:PORT", "STATE", "UPTIME", "TAGS", "LAST ERROR"]
+    # The TAGS and LAST ERROR columns only when a channel has some.
+    keep = [i for i in range(len(header)) if i < 4 or any(r[i] for r in rows)]
+    header, rows = [header[i] for i in keep], [[r[i] for i in keep] for r in rows]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header) - 1)]
     lines = []
     for row in (header, *rows):

@@ -32,7 +32,7 @@ from sshpool.ctl.format import (
 )
 from sshpool.ctl.imports import verb_import
 from sshpool.ctl.input import stdin_stream
-from sshpool.ctl.run import Sink, is_fanout, ordered, run_fanout, run_one, selection
+from sshpool.ctl.run import Sink, chosen_channels, is_fanout, ordered, run_fanout, run_one, selection, tags_of
 from sshpool.ctl.say import emit_json, say
 from sshpool.errors import SSHPoolError
 from sshpool.result import Result
@@ -124,12 +124,10 @@ async def _fan_out(client: AsyncDaemonClient, args: argparse.Namespace, command:
 async def verb_status(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
     shown = 0
     while True:
-        if args.alias:
-            channels = {args.alias: await client.info(args.alias)}
-        else:
-            channels = await client.status()
+        channels = await chosen_channels(client, args.alias)
         if args.json:
-            doc: Any = channels[args.alias] if args.alias else channels
+            one = args.alias and not is_fanout(args.alias)
+            doc: Any = channels[args.alias] if one else channels
             print(json.dumps(doc, sort_keys=True) if args.watch else json.dumps(doc, indent=2, sort_keys=True))
         else:
             if args.watch and sys.stdout.isatty():
@@ -170,7 +168,7 @@ async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> No
     while True:
         known = await client.status()
         try:
-            picked = {a: known[a] for a in expand(chosen, known) if a in known}
+            picked = {a: known[a] for a in expand(chosen, tags_of(known)) if a in known}
         except SSHPoolError:
             return  # a glob that matches nothing: the run names it
         if not _not_up(picked) or time.monotonic() >= deadline:
@@ -179,7 +177,7 @@ async def _wait_up(client: AsyncDaemonClient, target: str, seconds: float) -> No
 
 
 async def verb_start(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
-    answer = await client.start(args.dsn, wait=args.wait)
+    answer = await client.start(args.dsn, wait=args.wait, tags=args.tags)
     if args.json:
         emit_json(answer)
     return await _started(client, answer, json_out=args.json)
@@ -210,6 +208,20 @@ async def verb_update(client: AsyncDaemonClient, args: argparse.Namespace) -> in
     if args.json:
         emit_json(answer)
     return await _started(client, answer, json_out=args.json)
+
+
+async def verb_tag(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
+    """``tag ALIAS`` shows a channel's tags; ``tag ALIAS web,prod`` gives it those in place of its
+    own (``''`` clears them) without touching its links. One line either way: ``ALIAS<TAB>web,prod``."""
+    if args.tags is not None:
+        await client.update(args.alias, tags=args.tags)
+    info = await client.info(args.alias)
+    tags = [str(t) for t in info.get("tags") or ()]
+    if args.json:
+        emit_json({"alias": args.alias, "tags": tags})
+    else:
+        print(f"{args.alias}\t{','.join(tags)}")
+    return 0
 
 
 async def verb_stop(client: AsyncDaemonClient, args: argparse.Namespace) -> int:
@@ -358,6 +370,7 @@ VERBS: dict[str, Verb] = {
     "status": verb_status,
     "start": verb_start,
     "stop": verb_stop,
+    "tag": verb_tag,
     "update": verb_update,
     "hostkey": verb_hostkey,
     "put": verb_put,
@@ -366,7 +379,7 @@ VERBS: dict[str, Verb] = {
 }
 
 #: The one-shot verbs the interactive shell takes as they are, beside its classic commands.
-SHELL_VERBS = frozenset({"put", "get", "hostkey", "update", "doctor"})
+SHELL_VERBS = frozenset({"put", "get", "hostkey", "update", "doctor", "tag"})
 
 
 async def run_verb(client: AsyncDaemonClient, args: argparse.Namespace) -> int:

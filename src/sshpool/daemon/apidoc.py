@@ -158,7 +158,12 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     "info": {200: _json("the channel", INFO), 404: _error("unknown alias"), **_COMMON},
     "import": IMPORT_RESPONSES,
     "start": {
-        200: {"description": "connected: `OK`", "content": _TEXT, "headers": _LOCATION, "links": _LINKS},
+        200: {
+            "description": "connected: `OK` (a PATCH of tags alone: `OK` once they are in place)",
+            "content": _TEXT,
+            "headers": _LOCATION,
+            "links": _LINKS,
+        },
         202: {
             "description": "kept and retrying: `added; not connected: <reason>; retrying`",
             "content": _TEXT,

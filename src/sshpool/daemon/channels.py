@@ -74,8 +74,8 @@ class ChannelEndpoints(Endpoints):
             channel = self.pool.retag(channel.alias, tags)
             await self.persist(channel.dsn)
             self.audit(request, "tags", alias=channel.alias, tags=list(channel.dsn.tags))
-            info = channel.info()
-            return _started(channel.alias, info.state, info.last_error)
+            # The tags are in place whatever the link's state: a down channel's retry is not news here.
+            return PlainTextResponse("OK", headers={"Location": f"/channels/{channel.alias}"})
         body = await read_body(request, "dsn", ("wait", "tags"))
         wait = number(body.fields, "wait")
         dsn = _tagged(DSN.parse(body.text), body.fields)
