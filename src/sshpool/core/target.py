@@ -13,8 +13,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from asyncssh.config import SSHClientConfig
-
+from sshpool.core.configfiles import load_client_config
 from sshpool.defaults import Settings
 from sshpool.dsn import DSN
 
@@ -33,7 +32,7 @@ def config_paths() -> list[Path]:
 def configured_user(host: str) -> str | None:
     """``User`` that the OpenSSH config files set for ``host``, if they set one."""
     paths = [str(p) for p in config_paths()]
-    config = SSHClientConfig.load(None, paths, False, False, False, _local_user(), (), host, ())
+    config = load_client_config(paths, _local_user(), (), host, ())
     user = config.get("User")
     return str(user) if user else None
 
@@ -134,12 +133,8 @@ def _resolve(
 ) -> Target:
     if depth > 8:
         raise ValueError(f"ProxyJump chain for {name} is deeper than 8 hops (a loop?)")
-    config = SSHClientConfig.load(
-        None,
+    config = load_client_config(
         [str(p) for p in config_paths()],
-        False,
-        False,
-        False,
         _local_user(),
         user if user is not None else (),
         name,

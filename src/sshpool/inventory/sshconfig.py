@@ -22,8 +22,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from asyncssh.config import SSHClientConfig
-
+from sshpool.core.configfiles import load_client_config
 from sshpool.dsn import DSN, check_tag
 from sshpool.errors import DSNError, RequestError
 from sshpool.inventory.plan import Found, dsn_for
@@ -78,7 +77,7 @@ def read(path: Path | str | None = None) -> Found:
 
 
 def _resolved(path: Path, host: _Host) -> DSN:
-    config = SSHClientConfig.load(None, [str(path)], False, False, False, _local_user(), (), host.name, ())
+    config = load_client_config([str(path)], _local_user(), (), host.name, ())
     user = config.get("User")
     port = config.get("Port")
     return dsn_for(
