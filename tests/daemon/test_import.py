@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -207,10 +208,13 @@ def test_bad_input_is_a_400_naming_what_is_wrong(daemon: Daemon, body: str, said
 def test_an_inventory_of_10000_hosts_imports_in_one_request_without_a_server_error(
     tmp_path: Path, ssh_home: Any
 ) -> None:
-    """Addresses of TEST-NET-2, which answer nothing: the channels are added and retry, as any would."""
-    hosts = {f"node{i:05d}": {"ansible_host": f"198.51.100.{i % 250 + 1}", "ansible_port": 22} for i in range(10_000)}
+    """Every host is a loopback port that never accepts (its queue full, a connect waits), so the
+    channels are added and keep trying, as any would, and nothing leaves the machine."""
+    silent = socket.create_server(("127.0.0.1", 0), backlog=0)
+    port = silent.getsockname()[1]
+    hosts = {f"node{i:05d}": {"ansible_host": "127.0.0.1", "ansible_port": port} for i in range(10_000)}
     body = {"from": "ansible", "inventory": {"_meta": {"hostvars": hosts}, "all": {"hosts": sorted(hosts)}}}
-    d = start_daemon(tmp_path, "--connect-timeout", "30", test_args=False)
+    d = start_daemon(tmp_path, "--connect-timeout", "30", "--allow-hosts", "127.0.0.0/8", test_args=False)
     try:
         r = d.post("/channels/import", json=body, timeout=170)
         assert r.status_code == 200, r.text[:500]
@@ -220,6 +224,7 @@ def test_an_inventory_of_10000_hosts_imports_in_one_request_without_a_server_err
         assert too_big.status_code == 413 and "import it in parts" in too_big.text
     finally:
         d.stop(timeout=60)
+        silent.close()
 
 
 def test_sshpoold_import_at_start_adds_the_ssh_config_hosts_and_a_bad_source_exits_1(
