@@ -8,6 +8,7 @@ connect by the hundred; a failure any peer still has is reported, not hidden.
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import os
 import shutil
@@ -74,6 +75,10 @@ class Testbed:
         self.close()
 
     def _start(self) -> None:
+        # Bytecode as an installed package has it (pip compiles on install): with
+        # PYTHONDONTWRITEBYTECODE set, or a tree the bench may not write, every sshpoolctl process
+        # would otherwise compile its modules again, and the one-shot figures would measure that.
+        compileall.compile_dir(Path(SSHPOOL_SRC) / "sshpool", quiet=1)
         self.user = TestUser.create()
         home = ClientHome.create(self.root / "home")
         self.server = SSHServer(self.root / "sshd", authorized_keys=[home.public_key], extra=SSHD_OPTIONS)

@@ -32,6 +32,7 @@ VALUES = {
     "selectors",
     "inputs",
     "outframes",
+    "quickjson",
     "_version",
     "locate",
     "waits",

@@ -4,8 +4,9 @@ The layout, stated once (``tests/test_layers.py`` keeps it; a module imports onl
 and the groups below it):
 
 - values, stdlib only: ``errors``, ``result``, ``dsn``, ``defaults``, ``commands``, ``tables``,
-  ``trees``, ``clihelp``, ``selectors``, ``inputs``, ``_version``, and the three the lean
-  ``sshpoolctl`` path reads without ``typing``: ``locate``, ``waits``, ``outframes``;
+  ``trees``, ``clihelp``, ``selectors``, ``inputs``, ``groups``, ``_version``, and the four the
+  lean ``sshpoolctl`` path reads without ``typing`` or ``json``: ``locate``, ``waits``,
+  ``outframes``, ``quickjson``;
 - ``bridge``: the one module that knows threads (the loop thread the sync twins call through);
 - ``core``: the pool itself, asyncio + asyncssh (``core.modes`` is how a channel runs a command);
   ``connection``: the remote-ops helpers over any Runner; ``client``: the REST client (httpx);

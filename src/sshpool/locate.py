@@ -1,7 +1,7 @@
 """Where sshpoold is and which token it takes, in the stdlib's cheapest words.
 
 ``sshpoolctl`` runs a new process per command, so what it imports before its request is on every
-call's clock: this module uses ``os`` and ``json`` only (no ``pathlib``, ``dataclasses`` or
+call's clock: this module uses ``os`` and :mod:`sshpool.quickjson` only (no ``pathlib``, ``dataclasses`` or
 ``urllib``), and both the lean one-shot path and the full client (:mod:`sshpool.client.discovery`,
 which wraps these answers in its types) read the state dir through it, so the rules are written once.
 
@@ -12,8 +12,9 @@ runs), then 127.0.0.1:8877. The token: an explicit one, ``SSHPOOL_TOKEN``, then 
 
 from __future__ import annotations
 
-import json
 import os
+
+from sshpool.quickjson import loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -61,7 +62,7 @@ def read_daemon_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any] | Non
     folder = os.path.dirname(path)
     try:
         with open(path, encoding="utf-8") as f:
-            info = json.loads(f.read())
+            info = loads(f.read())
     except FileNotFoundError:
         if not os.path.isdir(folder):
             return None, f"the state dir {folder} does not exist"

@@ -28,8 +28,9 @@ Stdlib only: the daemon, the async client and a plain-socket client share this o
 
 from __future__ import annotations
 
-import json
 import struct
+
+from sshpool.quickjson import loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:  # typing is not imported at run time: sshpoolctl's lean path reads frames
@@ -85,7 +86,7 @@ def encode_frame(kind: bytes, payload: bytes | bytearray | memoryview) -> bytes:
 
 def outcome_of(payload: bytes | bytearray | memoryview) -> dict[str, Any]:
     """The JSON object of an ``=`` frame."""
-    doc = json.loads(bytes(payload))
+    doc = loads(payload)
     if not isinstance(doc, dict):
         raise FrameError("the outcome frame does not hold a JSON object")
     return doc

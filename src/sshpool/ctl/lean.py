@@ -13,13 +13,13 @@ so nothing runs twice; error answers are said by the full client's own table, im
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import select
 import stat
 import sys
 import termios
 
+from sshpool import quickjson
 from sshpool._version import __version__
 from sshpool.ctl.rawhttp import Answer, Exchange, ProtocolError
 from sshpool.ctl.say import EXIT_ERROR, emit_json, reader_gone, say
@@ -159,7 +159,7 @@ class _Daemon:
         data = b""
         if body is not None:
             fields["Content-Type"] = "application/json"
-            data = json.dumps(body).encode()
+            data = quickjson.dumps(body).encode()
         try:
             return exchange, exchange.send(method, path, fields, data)
         except BaseException as exc:
@@ -355,7 +355,7 @@ def _get_json(
             return daemon.fail(answer, method, path, alias, json_out), None
         try:
             body = answer.read()
-            return 0, json.loads(body or b"null") if parse else None
+            return 0, quickjson.loads(body or b"null") if parse else None
         except (OSError, ValueError) as exc:
             cause = exc if isinstance(exc, OSError) else ProtocolError(str(exc))
             return daemon.lost(_Lost(cause, _REQUEST_TIMEOUT), json_out), None
@@ -369,7 +369,7 @@ def _status(daemon: _Daemon, alias: str | None, json_out: bool) -> int:
         return failed
     channels = {alias: doc} if alias else doc
     if json_out:
-        print(json.dumps(doc, indent=2, sort_keys=True))
+        emit_json(doc, ensure_ascii=True)
         return 0
     for line in (status_table if sys.stdout.isatty() else status_lines)(channels):
         print(line)

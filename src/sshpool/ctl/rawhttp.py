@@ -3,12 +3,13 @@
 ``http.client`` pulls in ``email.parser`` and ``ssl`` and httpx an event loop, each more than a
 whole ``sshpoolctl run`` against a warm channel costs; sshpoold's answers are plain: a status line,
 headers, then a body with a ``Content-Length`` or chunked. TLS is not spoken here: an ``https``
-daemon takes the full client.
+daemon takes the full client. The socket is ``_socket``'s, which ``socket`` wraps: that module
+loads ``enum`` and ``selectors`` for what one blocking request never uses.
 """
 
 from __future__ import annotations
 
-import socket
+import _socket as socket
 
 from sshpool.locate import host_port
 

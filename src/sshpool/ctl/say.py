@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -23,8 +22,12 @@ def say(text: str) -> None:
     print(f"sshpoolctl: {text}", file=sys.stderr, flush=True)
 
 
-def emit_json(doc: Any) -> None:
-    print(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False), flush=True)
+def emit_json(doc: Any, *, ensure_ascii: bool = False) -> None:
+    """``--json`` output, indented for people (json is imported here: the one-shot path's
+    answers are read with :mod:`sshpool.quickjson`)."""
+    import json  # noqa: PLC0415 - only for --json, see above
+
+    print(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=ensure_ascii), flush=True)
 
 
 def reader_gone() -> int:
