@@ -23,6 +23,7 @@ from sshpool.client.duplex import open_exchange
 from sshpool.client.errors import ErrorMap
 from sshpool.client.fanout import FanOut
 from sshpool.client.files import download, upload
+from sshpool.client.transport import StreamsTransport
 from sshpool.client.trees import RestRemote
 from sshpool.client.wire import (
     ACCEPT_FRAMES,
@@ -90,8 +91,12 @@ class AsyncDaemonClient(FanOut):
             # An idle connection is dropped here before sshpoold's keep-alive timeout (uvicorn's 5 s)
             # can close it under a request: with equal timeouts a reused connection could be closed
             # by the server as the request went out, and the command failed with a ReadError.
-            limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
-            transport = httpx.AsyncHTTPTransport(uds=self.endpoint.socket, limits=limits)
+            transport: httpx.AsyncBaseTransport
+            if self.endpoint.url.startswith("https:"):
+                limits = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=2.0)
+                transport = httpx.AsyncHTTPTransport(limits=limits)
+            else:
+                transport = StreamsTransport(uds=self.endpoint.socket, keepalive_expiry=2.0, max_idle=20)
             self._http = httpx.AsyncClient(
                 base_url=self.endpoint.url,
                 headers=headers,
