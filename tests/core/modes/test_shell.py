@@ -152,6 +152,27 @@ def short(value: Any) -> str:
     return text if len(text) < 300 else text[:300] + "..."
 
 
+def descendants_of(shell: int) -> list[str]:
+    """Processes whose parent, process group or session is ``shell``, as ``pid comm``.
+
+    The fields are read after the last ``)`` of ``/proc/PID/stat`` (a command name may hold spaces and
+    parentheses); a process that ends while it is read is not counted.
+    """
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    stat = fh.read()
+            except OSError:
+                continue
+            comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+            ppid, pgrp, session = (int(f) for f in stat[stat.rindex(")") + 2 :].split()[1:4])
+            if shell in (ppid, pgrp, session):
+                found.append(f"{entry} {comm}")
+    return found
+
+
 def local_procs(*argv: str) -> list[int]:
     """Processes on this machine (the sshd is local) whose command line is exactly ``argv``."""
     want = "\0".join(argv) + "\0"
@@ -400,10 +421,8 @@ async def test_r9_a_hung_command_times_out_and_its_processes_are_gone(
         r = await p.run("r9", "while :; do :; done", timeout=1)
         assert r.error == "timeout"
         assert await eventually(lambda: not os.path.exists(f"/proc/{loop_shell}"), 2)
-        assert not any(
-            Path(f"/proc/{c}/stat").exists() and f" {loop_shell} " in Path(f"/proc/{c}/stat").read_text()
-            for c in os.listdir("/proc") if c.isdigit()
-        ), "a child of the stopped warm shell is still running"  # fmt: skip
+        left = await eventually(lambda: not descendants_of(loop_shell), 2)
+        assert left, f"a child of the stopped warm shell is still running: {descendants_of(loop_shell)}"
         assert (await p.run("r9", "echo next")).stdout == "next\n"
         print(f"R9 shell mode as {who}: timeout answered after {took:.2f} s")
 
