@@ -145,6 +145,23 @@ def test_an_ansible_inventory_imports_its_groups_and_parents_as_tags_and_a_passw
         assert SECRET not in text
 
 
+def test_the_import_path_is_its_own_resource_and_no_channel_may_take_its_name(daemon: Daemon, fleet: Fleet) -> None:
+    for method in ("GET", "OPTIONS", "DELETE", "PATCH", "PUT"):
+        r = daemon.request(method, "/channels/import", headers={"Accept": "application/json"})
+        assert (r.status_code, r.headers["Allow"]) == (405, "POST"), (method, r.text)
+        assert r.json()["code"] == "method_not_allowed", r.text
+    r = daemon.post("/channels", content=fleet.dsn("Import", "127.0.0.2"), headers={"Accept": "application/json"})
+    said = r.json()["detail"]
+    assert r.status_code == 400 and "alias 'Import' is reserved" in said and "pick another alias" in said, said
+    hostvars = {"import": {"ansible_host": "127.0.0.2"}, "web1": {"ansible_host": "127.0.0.3"}}
+    body = {"from": "ansible", "inventory": {"_meta": {"hostvars": hostvars}, "all": {"hosts": ["import", "web1"]}}}
+    r = daemon.post("/channels/import", json=body)
+    assert r.status_code == 200, r.text
+    assert aliases(r.json()["added"]) == ["web1"], r.text
+    assert [e["alias"] for e in r.json()["skipped"]] == ["import"]
+    assert "import" not in daemon.get("/channels").json()
+
+
 def test_a_changed_alias_is_reported_and_replaced_only_with_replace(daemon: Daemon, fleet: Fleet) -> None:
     assert daemon.post("/channels", content=fleet.dsn("web1", "127.0.0.9")).status_code in (200, 202)
     body = {"from": "ansible", "inventory": inventory(fleet)}

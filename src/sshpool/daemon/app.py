@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sshpool._version import __version__
@@ -116,7 +116,7 @@ def _answer_errors(app: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         as_json = wants_json(request.scope["headers"])
         if exc.status_code == 405:
-            allowed = sorted({m for route in app.router.routes for m in _methods_for(route, request.scope)} or {"GET"})
+            allowed = sorted(_allowed_methods(app.router.routes, request.scope) or {"GET"})
             exc.headers = {"Allow": ", ".join(allowed)}
             resp = problem(
                 405,
@@ -173,14 +173,29 @@ def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, im
             summary=summary_of(endpoint.__doc__, op_id),
             tags=[tag_of(op_id)],
         )
+    # Any other method on the import path is a 405 naming POST, not a request about a channel "import".
+    at = next(i for i, route in enumerate(r.routes) if getattr(route, "path", None) == IMPORT_PATH) + 1
+    others = ["GET", "PUT", "PATCH", "DELETE"]
+    r.routes.insert(at, Route(IMPORT_PATH, _not_allowed, methods=others, include_in_schema=False))
     r.add_api_route("/docs", channels.docs, methods=["GET"], include_in_schema=False)
     r.add_api_route("/static/{name}", channels.static, methods=["GET"], include_in_schema=False)
 
 
-def _methods_for(route: Any, scope: Scope) -> set[str]:
-    """Every method any route serves on this path (Starlette's 405 names only the first route's)."""
-    match, _ = route.matches({**scope, "method": "GET"})
-    if match == Match.NONE:
-        return set()
-    methods: set[str] = getattr(route, "methods", None) or set()
+def _allowed_methods(routes: Iterable[Any], scope: Scope) -> set[str]:
+    """Every method the documented routes serve on this path (Starlette's 405 names only the
+    first route's). A fixed path (``/channels/import``) is its own resource: the ``{alias}``
+    routes its name also matches do not count, as no channel may be named so."""
+    matching = [
+        route
+        for route in routes
+        if getattr(route, "include_in_schema", True) and route.matches({**scope, "method": "GET"})[0] != Match.NONE
+    ]
+    fixed = [route for route in matching if not getattr(route, "param_convertors", None)]
+    methods: set[str] = set()
+    for route in fixed or matching:
+        methods |= getattr(route, "methods", None) or set()
     return methods - {"HEAD"} | ({"HEAD"} if "GET" in methods else set())
+
+
+async def _not_allowed(request: Request) -> Response:
+    raise StarletteHTTPException(405)

@@ -17,6 +17,7 @@ from sshpool.daemon.bodies import number, read_body
 from sshpool.daemon.dirs import change_mode, list_tree, make_directory
 from sshpool.daemon.docspage import DOCS_HTML
 from sshpool.daemon.endpoints import Endpoints, client_key
+from sshpool.daemon.imports import check_servable
 from sshpool.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
 from sshpool.daemon.transfer import download, upload
 from sshpool.defaults import UNSET
@@ -44,7 +45,7 @@ class ChannelEndpoints(Endpoints):
         self.refuse_while_draining()
         body = await read_body(request, "dsn", ("wait", "tags"))
         wait = number(body.fields, "wait")
-        dsn = _tagged(DSN.parse(body.text), body.fields)
+        dsn = check_servable(_tagged(DSN.parse(body.text), body.fields))
         if dsn.alias in self.pool:
             existing = self.pool.get(dsn.alias)
             if existing.dsn.to_text(reveal_password=True) == dsn.to_text(reveal_password=True):

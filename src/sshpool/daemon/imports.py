@@ -23,17 +23,45 @@ from sshpool.daemon.answers import json_answer
 from sshpool.daemon.endpoints import Endpoints
 from sshpool.daemon.store import Store
 from sshpool.dsn import DSN
-from sshpool.errors import AliasInUseError, HostNotAllowedError, RequestError
+from sshpool.errors import AliasInUseError, DSNError, HostNotAllowedError, RequestError
 from sshpool.inventory import ImportSpec, Plan, from_fields, from_flag, plan, read_source
 from sshpool.inventory.sshconfig import user_config
 
-__all__ = ["IMPORT_BODY_LIMIT", "IMPORT_PATH", "ImportEndpoints", "import_at_start"]
+__all__ = ["IMPORT_BODY_LIMIT", "IMPORT_PATH", "ImportEndpoints", "check_servable", "import_at_start"]
 
 IMPORT_PATH = "/channels/import"
+#: Aliases the REST API cannot serve: ``POST /channels/import`` is the import, not a command on a
+#: channel named ``import``.
+RESERVED_ALIASES = frozenset({IMPORT_PATH.rsplit("/", 1)[1]})
 #: The body limit of an import (an inventory of tens of thousands of hosts), instead of --body-limit.
 IMPORT_BODY_LIMIT = 64 * 1024 * 1024
 
 log = logging.getLogger("sshpool")
+
+
+def _reserved(alias: str) -> str | None:
+    if alias.casefold() in RESERVED_ALIASES:
+        return (
+            f"alias {alias!r} is reserved: POST {IMPORT_PATH} is the import endpoint, so a channel of "
+            "that name could not run commands; pick another alias"
+        )
+    return None
+
+
+def check_servable(dsn: DSN) -> DSN:
+    """``dsn`` unchanged, or DSNError (a 400) when its alias is one the REST API cannot serve."""
+    reason = _reserved(dsn.alias)
+    if reason:
+        raise DSNError(reason)
+    return dsn
+
+
+def _servable(todo: Plan) -> Plan:
+    for dsn in [*todo.added, *(c.now for c in todo.changed)]:
+        reason = _reserved(dsn.alias)
+        if reason:
+            todo = todo.refuse(dsn.alias, reason)
+    return todo
 
 
 class ImportEndpoints(Endpoints):
@@ -45,7 +73,7 @@ class ImportEndpoints(Endpoints):
         self.refuse_while_draining()
         spec = from_fields(await _json_body(request), under=user_config().parent)
         found = await asyncio.to_thread(read_source, spec)
-        todo = await self._allowed(plan(found, self._existing(), replace=spec.replace))
+        todo = await self._allowed(_servable(plan(found, self._existing(), replace=spec.replace)))
         done = await self._apply(request, todo)
         self.audit(request, "import", source=spec.describe(), **_counts(done))
         return await json_answer(done.answer())
@@ -113,7 +141,7 @@ def import_at_start(store: Store, sources: Iterable[str]) -> None:
             found = read_source(spec)
         except (RequestError, OSError) as exc:
             raise RuntimeError(f"--import {text}: {exc}") from None
-        todo = plan(found, (s.dsn for s in store.load()))
+        todo = _servable(plan(found, (s.dsn for s in store.load())))
         store.put_many(list(todo.added), "import")
         for change in todo.changed:
             log.warning("--import %s: %s now points at %s; kept as %s", text, change.now.alias, change.now, change.was)

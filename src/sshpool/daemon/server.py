@@ -31,7 +31,7 @@ from sshpool.daemon.allowlist import parse_networks
 from sshpool.daemon.apitoken import TokenFileError, load_token
 from sshpool.daemon.app import create_app
 from sshpool.daemon.audit import AuditLog
-from sshpool.daemon.imports import import_at_start
+from sshpool.daemon.imports import check_servable, import_at_start
 from sshpool.daemon.statelock import StateDirBusy, StateLock
 from sshpool.daemon.store import SQLiteStore
 from sshpool.defaults import Settings, default_state_dir
@@ -211,7 +211,7 @@ class Daemon:
         """``--channel`` and ``--config`` DSNs overwrite stored ones of the same alias; config
         channels no longer in the file are forgotten."""
         for text in self.args.channel:
-            dsn = DSN.parse(text)
+            dsn = check_servable(DSN.parse(text))
             if dsn.password:
                 log.warning(
                     "warning: the password of channel %s is visible in ps when given with --channel; "
@@ -220,7 +220,7 @@ class Daemon:
                 )
             self.store.put(dsn, "channel")
         if self.args.config:
-            wanted = {d.key: d for d in read_config(self.args.config)}
+            wanted = {d.key: check_servable(d) for d in read_config(self.args.config)}
             mode = os.stat(self.args.config).st_mode
             if mode & 0o077 and any(d.password for d in wanted.values()):
                 log.warning(
