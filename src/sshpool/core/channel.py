@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
@@ -319,7 +319,7 @@ class Channel:
         """Up to three tries: a command that never started is tried again, on the next free slot."""
         for _ in range(3):
             link = await self._acquire(client, order.deadline)
-            this = replace(order, marker=uuid.uuid4().hex, host=self.host)
+            this = replace(order, marker=os.urandom(16).hex(), host=self.host)
             try:
                 if runner is self.exec:
                     self.shells.trim(link.conn, self.settings.max_sessions - link.active)

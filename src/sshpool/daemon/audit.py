@@ -32,12 +32,15 @@ class AuditLog:
         self.max_bytes = max_bytes
         self.backups = backups
         self._lock = threading.Lock()
+        self._ident = (0, 0)  # the (st_dev, st_ino) of the file the fd writes
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd = self._open()
 
     def _open(self) -> int:
         fd = os.open(self.path, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600)
         os.chmod(self.path, 0o600)
+        st = os.fstat(fd)
+        self._ident = (st.st_dev, st.st_ino)
         return fd
 
     def _rotate(self) -> None:
@@ -57,21 +60,23 @@ class AuditLog:
         record.update(fields)
         line = (_ENCODE(record) + "\n").encode()
         with self._lock:
-            st = os.fstat(self._fd)
-            if self._moved(st):
+            size = self._size_if_ours()
+            if size is None:  # moved or removed: go on in a new file at the path
                 os.close(self._fd)
                 self._fd = self._open()
-                st = os.fstat(self._fd)
-            if st.st_size + len(line) > self.max_bytes:
+                size = os.fstat(self._fd).st_size
+            if size + len(line) > self.max_bytes:
                 self._rotate()
             os.write(self._fd, line)
 
-    def _moved(self, st: os.stat_result) -> bool:
+    def _size_if_ours(self) -> int | None:
+        """The size of the file at the path when it is still the one we write, else None: one
+        stat per line tells both (the fd's own size is the path's while they are one file)."""
         try:
             now = os.stat(self.path)
         except FileNotFoundError:
-            return True
-        return (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino)
+            return None
+        return now.st_size if (now.st_dev, now.st_ino) == self._ident else None
 
     def reopen(self) -> None:
         """Open the path again (logrotate's ``postrotate``: ``kill -HUP``)."""

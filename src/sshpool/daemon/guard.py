@@ -7,6 +7,7 @@ write, so a silent command would go on running for a client that left.
 from __future__ import annotations
 
 import hmac
+import itertools
 import os
 import re
 from typing import TYPE_CHECKING
@@ -44,6 +45,10 @@ class Guard:
         self.app = app
         self.state = state
         self.metrics = metrics
+        # Ids of requests that bring none: unique in this daemon's life (a random prefix per
+        # start, then a counter), without a getrandom call per request.
+        self._id_prefix = os.urandom(4).hex()
+        self._ids = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -53,7 +58,7 @@ class Guard:
         first = dict(reversed(headers))  # each header's first value, as a client sent it
         rid = first.get(b"x-request-id", b"").decode("latin-1")
         if not _REQUEST_ID.match(rid):
-            rid = os.urandom(8).hex()
+            rid = f"{self._id_prefix}{next(self._ids):08x}"
         scope.setdefault("state", {})["request_id"] = rid
         id_header = (b"x-request-id", rid.encode())
         method = scope["method"]

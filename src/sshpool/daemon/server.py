@@ -31,6 +31,7 @@ from sshpool.daemon.allowlist import parse_networks
 from sshpool.daemon.apitoken import TokenFileError, load_token
 from sshpool.daemon.app import create_app
 from sshpool.daemon.audit import AuditLog
+from sshpool.daemon.httpproto import GatheringHttpToolsProtocol
 from sshpool.daemon.imports import check_servable, import_at_start
 from sshpool.daemon.statelock import StateDirBusy, StateLock
 from sshpool.daemon.store import SQLiteStore
@@ -191,6 +192,7 @@ class Daemon:
         self.api = self.app.state.api
         config = uvicorn.Config(
             self.app,
+            http=GatheringHttpToolsProtocol,
             log_config=None,
             access_log=args.access_log,
             lifespan="off",

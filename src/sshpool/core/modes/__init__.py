@@ -8,7 +8,7 @@ opens a new SSH session per command; ``shell`` (``modes.shell``) keeps warm shel
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
@@ -38,7 +38,7 @@ class Command:
 
     text: str
     output_limit: int
-    marker: str = field(default_factory=lambda: uuid.uuid4().hex)
+    marker: str = field(default_factory=lambda: os.urandom(16).hex())
     input: Stdin | None = None
     deadline: float | None = None
     env: dict[str, str] | None = None
