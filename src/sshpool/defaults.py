@@ -148,6 +148,9 @@ class Settings:
     file_limit: int = _setting(
         1 * GiB, "largest file uploaded through PUT /channels/<alias>/files, in bytes", _count, "BYTES"
     )
+    max_terminals: int = _setting(
+        32, "interactive terminals open at once (WS /channels/<alias>/terminal, sshpoolctl ssh)", _count, "N"
+    )
     start_wait: float = _setting(
         10.0, "seconds POST /channels waits for the first connect attempt", _seconds, "SECONDS"
     )

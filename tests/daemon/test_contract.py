@@ -523,7 +523,7 @@ async def test_docs_group_the_endpoints_by_tag_and_summaries_are_whole_sentences
     """/docs shows channels, runs, files, health and metrics, not one ``default`` group; a summary
     is a whole sentence (the file ones ended "... A shutdown"), the rest of the docstring below it."""
     spec = (await api.client.get("/openapi.json")).json()
-    assert [t["name"] for t in spec["tags"]] == ["channels", "runs", "files", "health", "metrics"]
+    assert [t["name"] for t in spec["tags"]] == ["channels", "runs", "files", "terminals", "health", "metrics"]
     assert all(t["description"] for t in spec["tags"])
     ops = {op["operationId"]: op for path in spec["paths"].values() for op in path.values()}
     grouped = {tag: sorted(i for i, op in ops.items() if op["tags"] == [tag]) for tag in ("runs", "files", "health")}

@@ -78,6 +78,12 @@ class AsyncDaemonClient(FanOut):
         """A token was found (never which: ``token_source`` says where from)."""
         return bool(self._token)
 
+    def auth_headers(self) -> dict[str, str]:
+        """The token's and the client id's headers, for a connection of another kind than
+        :attr:`http`'s (a terminal's WebSocket)."""
+        headers = {"Authorization": f"Bearer {self._token}"} if self._token else {}
+        return headers | ({"X-SSHPool-Client": self.client_id} if self.client_id else {})
+
     @property
     def http(self) -> httpx.AsyncClient:
         """The HTTP connection pool, opened on first use (again after :meth:`aclose`): the

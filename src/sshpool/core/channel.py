@@ -149,10 +149,8 @@ class Channel:
         return self.dsn.display(user=t.user if t else None, port=t.port if t else None)
 
     def __repr__(self) -> str:
-        return (
-            f"<Channel {self.alias} {self.state} {self.display()} | {len(self.slots.links)} connections, "
-            f"{self.running} running, {self.queued} queued>"
-        )
+        links = len(self.slots.links)
+        return f"<Channel {self.alias} {self.state} {self.display()} | {links} connections, {self.running} running, {self.queued} queued>"  # noqa: E501
 
     def _set_state(self, state: str) -> None:
         if state != self.state:
@@ -338,15 +336,21 @@ class Channel:
         raise ChannelUnavailableError(f"channel {self.alias}: {last}; the command was not started", alias=self.alias)
 
     @contextlib.asynccontextmanager
+    async def slot(self, *, timeout: float, client: str = "") -> AsyncIterator[asyncssh.SSHClientConnection]:
+        """A session slot on one of the channel's connections, held for the block (SFTP, a terminal)."""
+        link = await self._acquire(client, asyncio.get_running_loop().time() + timeout)
+        try:
+            yield link.conn
+        finally:
+            self.slots.release(link)
+
+    @contextlib.asynccontextmanager
     async def sftp(self, *, timeout: float | None = None, client: str = "") -> AsyncIterator[asyncssh.SFTPClient]:
         """An SFTP session on one of the channel's connections; it holds a session slot. Only a
         failure to open the session is a ChannelUnavailableError: file errors inside the block
         (no such file, permission) reach the caller as they are."""
-        loop = asyncio.get_running_loop()
-        if timeout is None:
-            timeout = self.settings.connect_timeout
-        link = await self._acquire(client, loop.time() + timeout)
-        try:
+        timeout = self.settings.connect_timeout if timeout is None else timeout
+        async with self.slot(timeout=timeout, client=client) as conn:
             with unavailable(
                 self.alias,
                 lambda exc: (
@@ -354,13 +358,11 @@ class Channel:
                 ),
             ):
                 async with asyncio.timeout(timeout):
-                    sftp = await link.conn.start_sftp_client()
+                    sftp = await conn.start_sftp_client()
             try:
                 yield sftp
             finally:
                 sftp.exit()
-        finally:
-            self.slots.release(link)
 
     async def accept_host_key(self) -> str:
         """Trust the key the host offered at the last refused attempt; returns its fingerprint."""

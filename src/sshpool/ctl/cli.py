@@ -169,6 +169,10 @@ def grammar() -> Grammar:
 
     sub("doctor", "say how sshpoolctl finds the daemon and its token, and whether it answers")
 
+    ssh = sub("ssh", "an interactive terminal on a channel, as ssh host (~. disconnects)")
+    ssh.add_argument("alias")
+    ssh.add_argument("command", nargs=argparse.REMAINDER, help="run this in the terminal instead of a login shell")
+
     hostkey = sub("hostkey", "show the host key a channel's host offers, or accept it")
     hostkey.add_argument("action", choices=("show", "accept"))
     hostkey.add_argument("alias")
@@ -305,6 +309,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _complete_aliases(client, tags=args.complete_selectors)
     if args.verb is None:
         return _shell(client, words.parser)
+    if args.verb == "ssh":
+        from sshpool.ctl.terminal import ssh
+
+        return ssh(client, args.alias, args.command)
     try:
         return asyncio.run(_one_shot(client, args))
     except SSHPoolError as exc:

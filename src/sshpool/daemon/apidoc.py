@@ -14,6 +14,7 @@ from sshpool.daemon.channeldoc import CHANNEL_KINDS, INFO, channel_body
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
 from sshpool.daemon.importdoc import IMPORT_BODY, IMPORT_OPERATION, IMPORT_RESPONSES
 from sshpool.daemon.rundoc import ROLLOUT_PROPS, fanout_answer
+from sshpool.daemon.terminaldoc import TICKET_BODY, TICKET_RESPONSES
 from sshpool.defaults import MODES
 
 __all__ = ["RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
@@ -35,6 +36,12 @@ TAGS: Final[list[dict[str, Any]]] = [
         "name": "files",
         "description": "Copy a file to or from a channel's host, streamed; list and make directories, set modes.",
         "x-operations": ["putFile", "getFile", "chmodFile", "listDir", "makeDir"],
+    },
+    {
+        "name": "terminals",
+        "description": "A one-time ticket that opens an interactive terminal on a channel "
+        "(WS /channels/<alias>/terminal?ticket=...; see the README's Terminals).",
+        "x-operations": ["issueTicket"],
     },
     {"name": "health", "description": "Liveness and readiness; no token.", "x-operations": ["healthz", "readyz"]},
     {"name": "metrics", "description": "Prometheus metrics.", "x-operations": ["metrics"]},
@@ -157,6 +164,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     },
     "info": {200: _json("the channel", INFO), 404: _error("unknown alias"), **_COMMON},
     "import": IMPORT_RESPONSES,
+    "ticket": TICKET_RESPONSES,
     "start": {
         200: {
             "description": "connected: `OK` (a PATCH of tags alone: `OK` once they are in place)",
@@ -266,6 +274,8 @@ def body_doc(kind: str) -> dict[str, Any]:
         return path_params(kind)
     if kind == "import":
         return IMPORT_BODY
+    if kind == "ticket":
+        return TICKET_BODY
     if kind in CHANNEL_KINDS:
         return channel_body(kind)
     key = "command"

@@ -36,6 +36,7 @@ from sshpool.daemon.metrics import Metrics
 from sshpool.daemon.runs import RunEndpoints
 from sshpool.daemon.state import FANOUT_LIMIT, ApiState
 from sshpool.daemon.store import Store
+from sshpool.daemon.terminals import TerminalEndpoints
 from sshpool.defaults import Settings
 from sshpool.errors import SSHPoolError
 
@@ -97,7 +98,8 @@ def create_app(
     app.state.metrics = metrics
     _answer_errors(app)
     runs = RunEndpoints(pool, state, metrics)
-    _add_routes(app, ChannelEndpoints(pool, state, metrics), runs, ImportEndpoints(pool, state, metrics))
+    terminals = TerminalEndpoints(pool, state, metrics)
+    _add_routes(app, ChannelEndpoints(pool, state, metrics), runs, ImportEndpoints(pool, state, metrics), terminals)
     app.add_middleware(Guard, state=state, metrics=metrics)
     hot = HotPath(partial(FastAPI.__call__, app), runs)
     hot.hot = Guard(hot.handle, state=state, metrics=metrics)
@@ -138,7 +140,9 @@ def _answer_errors(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
 
 
-def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, imports: ImportEndpoints) -> None:
+def _add_routes(
+    app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, imports: ImportEndpoints, terms: TerminalEndpoints
+) -> None:
     """The route table: method, path, endpoint, operationId, its answers in apidoc.RESPONSES and
     its body in apidoc.body_doc, its group in apidoc.TAGS. An endpoint's summary is its docstring's
     first sentence."""
@@ -157,6 +161,7 @@ def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, im
         ("GET", "/channels/{alias}/dirs", channels.list_dir, "listDir", "listdir", "listdir"),
         ("PUT", "/channels/{alias}/dirs", channels.make_dir, "makeDir", "mkdir", "mkdir"),
         ("POST", "/run", runs.fan_out, "fanOut", "fanout", "fanout"),
+        ("POST", "/tickets", terms.issue_ticket, "issueTicket", "ticket", "ticket"),
         ("GET", "/healthz", channels.healthz, "healthz", "health", None),
         ("GET", "/readyz", channels.readyz, "readyz", "ready", None),
         ("GET", "/metrics", channels.metrics_page, "metrics", "metrics", None),
@@ -177,7 +182,9 @@ def _add_routes(app: FastAPI, channels: ChannelEndpoints, runs: RunEndpoints, im
     at = next(i for i, route in enumerate(r.routes) if getattr(route, "path", None) == IMPORT_PATH) + 1
     others = ["GET", "PUT", "PATCH", "DELETE"]
     r.routes.insert(at, Route(IMPORT_PATH, _not_allowed, methods=others, include_in_schema=False))
+    r.add_api_websocket_route("/channels/{alias}/terminal", terms.terminal)
     r.add_api_route("/docs", channels.docs, methods=["GET"], include_in_schema=False)
+    r.add_api_route("/ui", channels.ui, methods=["GET"], include_in_schema=False)
     r.add_api_route("/static/{name}", channels.static, methods=["GET"], include_in_schema=False)
 
 

@@ -169,6 +169,10 @@ class ChannelEndpoints(Endpoints):
     async def docs(self) -> Response:
         return Response(DOCS_HTML, media_type="text/html")
 
+    async def ui(self) -> Response:
+        page = (resources.files("sshpool.daemon") / "static" / "ui.html").read_bytes()
+        return Response(page, media_type="text/html", headers={"Cache-Control": "no-cache"})
+
     async def static(self, name: str) -> Response:
         kind = next((t for ext, t in _STATIC_TYPES.items() if name.endswith(ext)), None)
         try:

@@ -22,11 +22,11 @@ from sshpool.daemon.state import ApiState
 if TYPE_CHECKING:
     from sshpool.daemon.metrics import Metrics
 
-__all__ = ["OPEN_PATHS", "Guard", "host_name"]
+__all__ = ["OPEN_PATHS", "Guard", "host_accepted", "host_name"]
 
-#: No token: health probes carry none, and /docs and its assets hold no data (the page asks for the
-#: token before it loads /openapi.json).
-OPEN_PATHS = ("/healthz", "/readyz", "/docs")
+#: No token: health probes carry none, and /docs, /ui and their assets hold no data (the pages ask
+#: for the token before they load anything that does).
+OPEN_PATHS = ("/healthz", "/readyz", "/docs", "/ui")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 _UPLOAD = re.compile(r"^/channels/[^/]+/files$")  # PUT bodies there are files, streamed by the endpoint
 _RUN = re.compile(r"^/channels/[^/]+$")  # POST with application/octet-stream: the body is stdin, streamed
@@ -125,8 +125,7 @@ class Guard:
         path: str = scope["path"]
         if self.state.check_host:
             host = first.get(b"host", b"").decode("latin-1")
-            name = host_name(host)
-            if name not in _LOCAL_NAMES and name not in self.state.allowed_hosts:
+            if not host_accepted(self.state, host):
                 return problem(
                     400,
                     "bad_request",
@@ -156,6 +155,12 @@ def _too_large(limit: int, upload: bool = False) -> str:
     if limit == IMPORT_BODY_LIMIT:
         return f"inventory larger than {limit} bytes: import it in parts"
     return f"request body larger than {limit} bytes (--body-limit)"
+
+
+def host_accepted(state: ApiState, host: str) -> bool:
+    """Whether a Host header names this daemon: a loopback name or an --allowed-host."""
+    name = host_name(host)
+    return name in _LOCAL_NAMES or name in state.allowed_hosts
 
 
 def host_name(host: str) -> str:

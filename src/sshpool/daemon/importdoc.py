@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-__all__ = ["IMPORT_BODY", "IMPORT_OPERATION", "IMPORT_RESPONSES"]
+__all__ = ["IMPORT_BODY", "IMPORT_OPERATION", "IMPORT_RESPONSES", "error_doc"]
 
 IMPORT_OPERATION: Final = "importChannels"
 
@@ -47,7 +47,7 @@ _ANSWER: Final[dict[str, Any]] = {
 }
 
 
-def _error(description: str) -> dict[str, Any]:
+def error_doc(description: str) -> dict[str, Any]:
     fields = {"type": "string", "title": "string", "status": "integer", "detail": "string", "code": "string"}
     problem = {"type": "object", "required": list(fields), "properties": {k: {"type": v} for k, v in fields.items()}}
     return {
@@ -58,10 +58,10 @@ def _error(description: str) -> dict[str, Any]:
 
 IMPORT_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
     200: {"description": "what the import did", "content": {"application/json": {"schema": _ANSWER}}},
-    400: _error("bad request: not JSON, an unknown source or field, an inventory that is not one, a source unread"),
-    401: _error("missing or wrong token"),
-    413: _error("an inventory over 64 MiB"),
-    503: _error("shutting down"),
+    400: error_doc("bad request: not JSON, an unknown source or field, an inventory that is not one, a source unread"),
+    401: error_doc("missing or wrong token"),
+    413: error_doc("an inventory over 64 MiB"),
+    503: error_doc("shutting down"),
 }
 
 IMPORT_BODY: Final[dict[str, Any]] = {

@@ -5,6 +5,7 @@ timeouts, stdin and output handling as in exec mode."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import signal
@@ -393,8 +394,9 @@ async def test_r2_hung_peer_is_detected_by_keepalive(tmp_path: Path, ssh_home: A
             detected = time.monotonic() - stopped
         finally:
             for pid in pids:
-                os.kill(pid, signal.SIGKILL)
-                os.kill(pid, signal.SIGCONT)
+                with contextlib.suppress(ProcessLookupError):  # killed and reaped already
+                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGCONT)
         print(f"R2 shell mode: hung peer detected after {detected:.1f} s (window 1 s x (3 + 1))")
         assert r.error == "link_lost" and detected < 6
         assert (await asyncio.wait_for(p.run("r2", "echo back"), 10)).stdout == "back\n"

@@ -1,0 +1,84 @@
+"""``sshpoolctl ssh ALIAS [COMMAND]`` through a real pseudo-terminal (pexpect), against a real
+sshpoold and sshd: the remote prompt, a command, a resize, Ctrl-C, the exit status, ``~.``, and the
+terminal as it was afterwards."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pexpect
+import pytest
+
+from tests.ctl.test_shell import ctl_env
+from tests.support.daemon import Daemon
+
+pytestmark = pytest.mark.timeout(120)
+
+CTL = str(Path(sys.executable).with_name("sshpoolctl"))
+
+
+def ssh(pool: Daemon, tmp_path: Path, *args: str) -> pexpect.spawn:
+    child = pexpect.spawn(CTL, ["ssh", *args], env=ctl_env(pool, tmp_path), timeout=20, dimensions=(24, 80))
+    return child
+
+
+def at_prompt(child: pexpect.spawn) -> None:
+    """Past the login shell's own prompt, at one this test knows."""
+    child.expect(rb"[$#] $")
+    child.send(b"PS1='rp''> '\r")
+    child.expect_exact(b"rp> ")
+
+
+def test_a_terminal_runs_commands_follows_resizes_passes_ctrl_c_and_exits_with_the_remote_status(
+    pool: Daemon, tmp_path: Path
+) -> None:
+    child = ssh(pool, tmp_path, "web1")
+    at_prompt(child)
+    child.send(b"echo $((6*7))\r")
+    child.expect_exact(b"\r\n42\r\n")
+    child.expect_exact(b"rp> ")
+    child.send(b"stty size\r")
+    child.expect_exact(b"24 80")
+    child.setwinsize(30, 100)
+    time.sleep(0.3)
+    child.send(b"stty size\r")
+    child.expect_exact(b"30 100")
+    child.send(b"sleep 100\r")
+    time.sleep(0.5)
+    started = time.monotonic()
+    child.send(b"\x03")
+    child.expect_exact(b"rp> ", timeout=5)
+    assert time.monotonic() - started < 5
+    child.send(b"exit 7\r")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 7
+
+
+def test_tilde_dot_disconnects_and_the_terminal_is_restored_on_every_way_out(pool: Daemon, tmp_path: Path) -> None:
+    child = ssh(pool, tmp_path, "web1")
+    at_prompt(child)
+    child.send(b"\r~.")
+    child.expect_exact(b"disconnected from web1")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 255
+    script = f"'{CTL}' ssh web1 exit 3; echo rc=$?; stty -a; '{CTL}' ssh nope; echo rc=$?; stty -a"
+    child = pexpect.spawn("sh", ["-c", script], env=ctl_env(pool, tmp_path), timeout=20)
+    child.expect(pexpect.EOF)
+    out = child.before.decode()
+    assert "rc=3" in out and "rc=255" in out, out
+    assert out.count(" icanon ") == 2 and out.count(" echo ") == 2, "raw mode is undone on every exit"
+    assert "no channel 'nope'" in out
+
+
+def test_a_terminal_command_runs_in_a_pty(pool: Daemon, tmp_path: Path, test_user: Any) -> None:
+    child = ssh(pool, tmp_path, "web1", "test -t 0 && echo on-a-tty && whoami")
+    child.expect_exact(b"on-a-tty")
+    child.expect_exact(test_user.name.encode())
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
