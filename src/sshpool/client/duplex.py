@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from sshpool.client.transport import within
+
 __all__ = ["Exchange", "open_exchange"]
 
 _MAX_HEAD = 64 * 1024
@@ -46,10 +48,10 @@ class Exchange:
         self._timeout = read_timeout
 
     async def _read(self, n: int) -> bytes:
-        return await asyncio.wait_for(self._reader.read(n), self._timeout)
+        return await within(self._reader.read(n), self._timeout)
 
     async def _line(self) -> bytes:
-        return await asyncio.wait_for(self._reader.readuntil(b"\n"), self._timeout)
+        return await within(self._reader.readuntil(b"\n"), self._timeout)
 
     async def body(self) -> AsyncIterator[bytes]:
         """The answer's body; a wait that runs out is httpx's ReadTimeout, a broken connection its
@@ -135,7 +137,7 @@ async def _open(
         host = parts.hostname or "127.0.0.1"
         context = ssl.create_default_context() if https else None
         opened = asyncio.open_connection(host, port, ssl=context)
-    reader, writer = await asyncio.wait_for(opened, connect_timeout)
+    reader, writer = await within(opened, connect_timeout)
     head = [f"POST {target} HTTP/1.1", f"Host: {parts.netloc or 'localhost'}"]
     head += [f"{k}: {v}" for k, v in headers.items()]
     head += ["Transfer-Encoding: chunked", "Connection: close", "", ""]
@@ -158,7 +160,7 @@ async def _open(
 
     task = asyncio.get_running_loop().create_task(pump())
     try:
-        status, fields = await asyncio.wait_for(_head(reader), read_timeout)
+        status, fields = await within(_head(reader), read_timeout)
     except BaseException:
         task.cancel()
         writer.close()

@@ -15,14 +15,25 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable
+from typing import TypeVar
 
 import httpx
 
-__all__ = ["StreamsTransport"]
+__all__ = ["StreamsTransport", "within"]
 
 _MAX_HEAD = 64 * 1024
 _READ = 1 << 20
 _NO_BODY = {204, 304}
+T = TypeVar("T")
+
+
+async def within(pending: Awaitable[T], seconds: float | None) -> T:
+    """``pending``, or TimeoutError after ``seconds`` (None: no limit). Not ``asyncio.wait_for``:
+    on Python 3.11 it returns the result of an awaitable that completes as a cancellation arrives
+    and drops the cancellation (cpython#86296), so a Ctrl-C during a streamed answer waited for
+    the command's end."""
+    async with asyncio.timeout(seconds):
+        return await pending
 
 
 class _Conn:
@@ -91,7 +102,7 @@ class StreamsTransport(httpx.AsyncBaseTransport):
                 opened = asyncio.open_unix_connection(self.uds)
             else:
                 opened = asyncio.open_connection(request.url.host, request.url.port or 80)
-            reader, writer = await asyncio.wait_for(opened, timeout)
+            reader, writer = await within(opened, timeout)
         except TimeoutError:
             raise httpx.ConnectTimeout("timed out connecting", request=request) from None
         except OSError as exc:
@@ -105,7 +116,7 @@ class StreamsTransport(httpx.AsyncBaseTransport):
         try:
             if isinstance(request.stream, httpx.ByteStream):  # read already: one write, one segment
                 conn.writer.write(b"\r\n".join(head) + b"\r\n\r\n" + request.content)
-                await asyncio.wait_for(conn.writer.drain(), timeout)
+                await within(conn.writer.drain(), timeout)
                 return
             conn.writer.write(b"\r\n".join(head) + b"\r\n\r\n")
             assert isinstance(request.stream, httpx.AsyncByteStream)
@@ -114,10 +125,10 @@ class StreamsTransport(httpx.AsyncBaseTransport):
                     conn.writer.write(b"%x\r\n%s\r\n" % (len(data), data))
                 elif data:
                     conn.writer.write(data)
-                await asyncio.wait_for(conn.writer.drain(), timeout)
+                await within(conn.writer.drain(), timeout)
             if chunked:
                 conn.writer.write(b"0\r\n\r\n")
-            await asyncio.wait_for(conn.writer.drain(), timeout)
+            await within(conn.writer.drain(), timeout)
         except TimeoutError:
             raise httpx.WriteTimeout("timed out sending the request", request=request) from None
         except OSError as exc:
@@ -127,7 +138,7 @@ class StreamsTransport(httpx.AsyncBaseTransport):
         self, conn: _Conn, request: httpx.Request, timeout: float | None
     ) -> tuple[int, bytes, list[tuple[bytes, bytes]]]:
         try:
-            raw = await asyncio.wait_for(conn.reader.readuntil(b"\r\n\r\n"), timeout)
+            raw = await within(conn.reader.readuntil(b"\r\n\r\n"), timeout)
         except TimeoutError:
             raise httpx.ReadTimeout("no answer in time", request=request) from None
         except asyncio.IncompleteReadError as exc:
@@ -221,7 +232,7 @@ class _Body(httpx.AsyncByteStream):
             await self._read(reader.readexactly(2))
 
     async def _read(self, pending: Awaitable[bytes]) -> bytes:
-        return await asyncio.wait_for(pending, self.timeout)
+        return await within(pending, self.timeout)
 
     async def aclose(self) -> None:
         conn, self.conn = self.conn, None
