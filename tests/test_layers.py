@@ -47,7 +47,7 @@ RULES: dict[str, tuple[int, set[str], set[str]]] = {
     "bridge": (1, set(), {"anyio"}),
     "core": (2, {"values"}, {"asyncssh"}),
     "connection": (2, {"values"}, set()),
-    "client": (2, {"values", "bridge"}, {"httpx", "anyio", "websockets"}),
+    "client": (2, {"values", "bridge"}, {"httpx", "anyio"}),
     "runners": (3, {"values", "core", "connection", "client"}, {"asyncssh", "httpx"}),
     "inventory": (3, {"values", "core"}, {"asyncssh"}),
     "daemon": (
@@ -62,9 +62,9 @@ RULES: dict[str, tuple[int, set[str], set[str]]] = {
 }
 # Where an sshpool import inside a function is the point: the package root's lazy names, and
 # sshpoold's parser, which keeps `sshpoold -h` from loading the server, and sshpoolctl's lean
-# front door, which loads the full CLI (or its error table) only for the calls that need it, and
-# the full CLI, which loads the WebSocket client only for `sshpoolctl ssh`.
-DEFERRED_OK = {"sshpool", "sshpool.daemon.cli", "sshpool.ctl.lean", "sshpool.ctl.cli"}
+# front door, which loads the full CLI (or its error table, or the terminal) only for the calls that
+# need it.
+DEFERRED_OK = {"sshpool", "sshpool.daemon.cli", "sshpool.ctl.lean"}
 
 
 @dataclass

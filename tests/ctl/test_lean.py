@@ -47,6 +47,14 @@ def test_run_status_and_stop_in_a_loop_load_no_http_library_event_loop_or_parser
     assert not names & {*HEAVY, *STDLIB_WEIGHT}, sorted(names & {*HEAVY, *STDLIB_WEIGHT})
 
 
+def test_a_terminal_opens_on_the_lean_path_without_a_websocket_library(pool: Daemon) -> None:
+    """``sshpoolctl ssh`` is only instant if it opens before the user notices: no HTTP or WebSocket
+    library, no event loop (websockets' own client alone imports ~87 ms here)."""
+    ran, names = loaded(pool, "ssh", "web1", "echo", "in-a-terminal")
+    assert ran.returncode == 0 and b"in-a-terminal" in ran.stdout, ran
+    assert not names & {*HEAVY, "websockets", "json"}, sorted(names & {*HEAVY, "websockets", "json"})
+
+
 def test_what_the_lean_path_does_not_do_is_the_full_clis(pool: Daemon) -> None:
     fanned, names = loaded(pool, "run", "web1,db1", "echo", "hi")
     assert fanned.returncode == 0 and "sshpool.ctl.cli" in names

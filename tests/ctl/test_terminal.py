@@ -4,6 +4,8 @@ terminal as it was afterwards."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -82,3 +84,25 @@ def test_a_terminal_command_runs_in_a_pty(pool: Daemon, tmp_path: Path, test_use
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_a_terminal_opens_over_the_unix_socket_too(tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any) -> None:
+    state, sock = tmp_path / "state", tmp_path / "d.sock"
+    dsn = f"web://{test_user.name}@{sshd.host}:{sshd.port}"
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("sshpoold")), "--socket", str(sock), "--state-dir", str(state),
+         "--channel", dsn],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 15
+        while not (state / "daemon.json").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        env = ctl_env(None, tmp_path, SSHPOOL_STATE_DIR=str(state))
+        ran = subprocess.run(
+            [CTL, "ssh", "web", "echo", "via-the-socket"], capture_output=True, env=env, timeout=30, check=False
+        )
+        assert ran.returncode == 0 and b"via-the-socket" in ran.stdout, ran
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0

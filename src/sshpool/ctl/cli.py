@@ -25,6 +25,7 @@ from sshpool.ctl.imports import IMPORT_SOURCES
 from sshpool.ctl.run import selector_tags, tags_of
 from sshpool.ctl.say import emit_json, reader_gone, say
 from sshpool.ctl.shell import OneShot, Shell
+from sshpool.ctl.terminal import ssh
 from sshpool.ctl.verbs import SHELL_VERBS, run_verb
 from sshpool.defaults import MODES, Settings
 from sshpool.dsn import unique_tags
@@ -309,10 +310,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _complete_aliases(client, tags=args.complete_selectors)
     if args.verb is None:
         return _shell(client, words.parser)
-    if args.verb == "ssh":
-        from sshpool.ctl.terminal import ssh
-
-        return ssh(client, args.alias, args.command)
+    if args.verb == "ssh":  # here only with what the lean path leaves (an https daemon, flags after the verb)
+        if client.endpoint.url.startswith("https:"):
+            say("sshpoolctl ssh speaks plain HTTP or the Unix socket; this daemon is HTTPS")
+            return EXIT_ERROR
+        address = (client.endpoint.url, client.endpoint.socket, client.endpoint.source, "")
+        return ssh(address, client.auth_headers(), args.alias, args.command)
     try:
         return asyncio.run(_one_shot(client, args))
     except SSHPoolError as exc:

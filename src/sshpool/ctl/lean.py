@@ -1,6 +1,5 @@
-"""``sshpoolctl``'s front door: the one-shot verbs scripts call in loops (``run ALIAS CMD``,
-``status``, ``stop``, ``--version``) done with the stdlib's lightest parts; the rest is the full
-CLI's (:mod:`sshpool.ctl.cli`).
+"""``sshpoolctl``'s front door: ``run ALIAS CMD``, ``status``, ``stop``, ``ssh`` and ``--version``
+with the stdlib's lightest parts; the rest is the full CLI's (:mod:`sshpool.ctl.cli`).
 
 A shell loop pays for a new Python process per call, so what runs before the request is the
 whole cost: no argparse, httpx, asyncio, ssl, dataclasses or typing here; one socket, a few lines of
@@ -40,7 +39,7 @@ __all__ = ["MODES", "main"]
 
 #: ``--mode``'s words (sshpool.defaults.MODES, which this path does not import; a test keeps them equal).
 MODES = ("exec", "shell")
-_VERBS = ("run", "status", "stop")
+_VERBS = ("run", "status", "stop", "ssh")
 #: Characters an alias may hold and go into a path as they are (anything else: the full CLI quotes it).
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
 #: How long a request other than a command may take (the full client's 30 s, plus the daemon's own).
@@ -74,7 +73,7 @@ def _full(argv: Sequence[str] | None) -> int:
 def _parse(words: list[str]) -> Callable[[], int]:
     """The call for ``words``, or :class:`_Full`. Top level: ``--host H``, ``--port P``, ``--json``."""
     if words == ["--version"]:
-        return _version
+        return lambda: sys.stdout.write(f"sshpoolctl {__version__}\n") and 0
     host = port = None
     json_out = False
     while words and words[0].startswith("-"):
@@ -95,12 +94,13 @@ def _parse(words: list[str]) -> Callable[[], int]:
         return _run_call(daemon, rest, json_out)
     if verb == "status":
         return _status_call(daemon, rest, json_out)
+    if verb == "ssh":
+        from sshpool.ctl.terminal import ssh_call  # a terminal: its own lean path
+
+        if (call := ssh_call(daemon.address, daemon.headers(), rest)) is None:
+            raise _Full
+        return call
     return _stop_call(daemon, rest, json_out)
-
-
-def _version() -> int:
-    print(f"sshpoolctl {__version__}")
-    return 0
 
 
 def _option(words: list[str], with_value: tuple[str, ...]) -> tuple[str, str, list[str]]:

@@ -10,38 +10,66 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import sys
 import termios
 import threading
 import tty
-from collections.abc import Iterator
-from types import FrameType
 
-from sshpool.client import AsyncDaemonClient
-from sshpool.client.terminal import RemoteTerminal, open_remote_terminal
+from sshpool import quickjson
+from sshpool.ctl.rawhttp import Exchange, ProtocolError
+from sshpool.ctl.rawws import WebSocket
 from sshpool.ctl.say import EXIT_ERROR, say
-from sshpool.errors import SSHPoolError
 
-__all__ = ["ssh"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from types import FrameType
+
+    from sshpool.locate import Address
+
+__all__ = ["ssh", "ssh_call"]
 
 _ESCAPE_AFTER = (b"\r", b"\n")
+_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
 
 
-def ssh(client: AsyncDaemonClient, alias: str, command: list[str]) -> int:
+def ssh_call(address: Address, headers: dict[str, str], words: list[str]) -> Callable[[], int] | None:
+    """``ssh ALIAS [COMMAND...]`` for the lean path, or None when the words are the full CLI's
+    (``--help``, an option, no alias)."""
+    if not words or words[0].startswith("-"):
+        return None
+    return lambda: ssh(address, headers, words[0], words[1:])
+
+
+def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str]) -> int:
     cols, rows = _size()
+    term = os.environ.get("TERM") or "xterm-256color"
+    query = f"cols={cols}&rows={rows}&term={_quote(term)}"
+    if command:
+        query += f"&command={_quote(' '.join(command))}"
     try:
-        remote = open_remote_terminal(
-            client, alias, cols=cols, rows=rows, term=os.environ.get("TERM") or "xterm-256color",
-            command=" ".join(command) or None,
-        )  # fmt: skip
-    except SSHPoolError as exc:
-        say(str(exc))
+        exchange = Exchange(address[0], address[1], None)
+        ws = WebSocket.open(exchange, f"/channels/{_quote(alias)}/terminal?{query}", headers)
+    except (OSError, ProtocolError) as exc:
+        say(f"cannot open a terminal on {alias} at {address[1] or address[0]}: {_why(exc)}")
         return EXIT_ERROR
-    with _raw(sys.stdin.fileno()), _resizes(remote):
-        threading.Thread(target=_keys, args=(remote,), daemon=True).start()
-        return _screen(remote, alias)
+    try:
+        with _raw(sys.stdin.fileno()), _resizes(ws):
+            threading.Thread(target=_keys, args=(ws,), daemon=True).start()
+            return _screen(ws, alias)
+    finally:
+        exchange.close()
+
+
+def _quote(text: str) -> str:
+    return "".join(ch if ch in _SAFE else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
+
+
+def _why(exc: BaseException) -> str:
+    if isinstance(exc, ConnectionRefusedError | FileNotFoundError):
+        return "nothing listens there (is sshpoold running? `sshpoolctl doctor`)"
+    return str(exc) or type(exc).__name__
 
 
 def _size() -> tuple[int, int]:
@@ -50,24 +78,35 @@ def _size() -> tuple[int, int]:
         with contextlib.suppress(OSError, ValueError):
             size = os.get_terminal_size(stream.fileno())
             return size.columns, size.lines
-    return shutil.get_terminal_size((80, 24))
+    return 80, 24
 
 
-def _screen(remote: RemoteTerminal, alias: str) -> int:
+def _screen(ws: WebSocket, alias: str) -> int:
     """Write the remote side's bytes until its end; its exit status."""
     out = sys.stdout.fileno()
-    for chunk in remote.output():
-        os.write(out, chunk)
-    end, code = remote.end, remote.close_code
-    if end.get("type") == "exit" and end.get("exit_code") is not None:
-        return int(end["exit_code"])
+    end: dict[str, object] = {}
+    while (message := ws.recv()) is not None:
+        if isinstance(message, bytes):
+            os.write(out, message)
+        else:
+            with contextlib.suppress(ValueError):
+                end = _json(message)
+    code = ws.close_code
+    status = end.get("exit_code")
+    if end.get("type") == "exit" and isinstance(status, int):
+        return status
     if end.get("signal"):
         _note(f"the remote program on {alias} was killed by SIG{end['signal']}")
     elif code == 1000 and not end:
         _note(f"disconnected from {alias}")
     else:
-        _note(f"the terminal on {alias} ended: {remote.close_reason or end.get('message') or f'code {code}'}")
+        _note(f"the terminal on {alias} ended: {ws.close_reason or end.get('message') or f'code {code}'}")
     return EXIT_ERROR
+
+
+def _json(text: str) -> dict[str, object]:
+    value = quickjson.loads(text)
+    return value if isinstance(value, dict) else {}
 
 
 def _note(text: str) -> None:
@@ -76,7 +115,7 @@ def _note(text: str) -> None:
     sys.stderr.flush()
 
 
-def _keys(remote: RemoteTerminal) -> None:
+def _keys(remote: WebSocket) -> None:
     """Send what is typed; ``~.`` at the start of a line disconnects, ``~~`` sends one ``~``."""
     fd = sys.stdin.fileno()
     line_start, tilde = True, False
@@ -115,11 +154,12 @@ def _raw(fd: int) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _resizes(remote: RemoteTerminal) -> Iterator[None]:
+def _resizes(remote: WebSocket) -> Iterator[None]:
     """Each SIGWINCH sends the new window size."""
 
     def resized(signum: int, frame: FrameType | None) -> None:
-        remote.resize(*_size())
+        cols, rows = _size()
+        remote.send(f'{{"type": "resize", "cols": {cols}, "rows": {rows}}}')
 
     before = signal.signal(signal.SIGWINCH, resized)
     try:
