@@ -215,3 +215,23 @@ def test_the_readmes_ticket_example_runs_as_written_and_answers_in_its_shape(dae
     answer = json.loads(run.stdout)
     assert set(answer) == set(shown) and answer["alias"] == "web"
     datetime.fromisoformat(answer["expires"])
+
+
+def test_a_channels_recent_audit_lines_are_its_own_oldest_first_and_never_hold_a_secret(daemon: Daemon) -> None:
+    for i in range(3):
+        daemon.run("web", f"echo web-{i}")
+    daemon.run("other", "echo elsewhere")
+    t = ticket(daemon, "web")
+    r = daemon.get("/channels/WEB/audit", params={"limit": "3"})
+    assert r.status_code == 200, r.text
+    answer = r.json()
+    assert answer["alias"] == "web"
+    assert [(a["event"], a.get("command")) for a in answer["lines"]] == [
+        ("run", "echo web-1"), ("run", "echo web-2"), ("ticket", None),
+    ]  # fmt: skip
+    assert all(a["alias"] == "web" for a in daemon.get("/channels/web/audit").json()["lines"])
+    assert t not in r.text
+    for bad in ("0", "501", "x", "-1"):
+        refused = daemon.get("/channels/web/audit", params={"limit": bad}, headers={"Accept": "application/json"})
+        assert refused.status_code == 400 and "limit must be a whole number" in refused.json()["detail"]
+    assert daemon.get("/channels/nope/audit").status_code == 404

@@ -142,3 +142,5 @@ def test_a_channel_opens_a_terminal_where_typing_runs_commands_and_resizes_reach
     screenshot(browser, tmp_path, "terminal")
     browser.driver.switch_to.active_element.send_keys("exit" + Keys.ENTER)
     browser.wait_for_text("#terminal-status", "ended: exit 0")
+    activity = browser.wait_for_text("#detail-audit", "terminal closed").text  # the audit, beside the channel
+    assert "ticket" in activity and "terminal open" in activity, activity

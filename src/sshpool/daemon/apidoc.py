@@ -14,7 +14,7 @@ from sshpool.daemon.channeldoc import CHANNEL_KINDS, INFO, channel_body
 from sshpool.daemon.filedoc import PATH_KINDS, TREE, path_params
 from sshpool.daemon.importdoc import IMPORT_BODY, IMPORT_OPERATION, IMPORT_RESPONSES
 from sshpool.daemon.rundoc import ROLLOUT_PROPS, fanout_answer
-from sshpool.daemon.terminaldoc import TICKET_BODY, TICKET_RESPONSES
+from sshpool.daemon.terminaldoc import AUDIT_PARAMS, AUDIT_RESPONSES, TICKET_BODY, TICKET_RESPONSES
 from sshpool.defaults import MODES
 
 __all__ = ["RESPONSES", "TAGS", "body_doc", "summary_of", "tag_of"]
@@ -25,7 +25,7 @@ TAGS: Final[list[dict[str, Any]]] = [
         "name": "channels",
         "description": "Start, list, change, stop and import channels; trust a host's key.",
         "x-operations": ["listChannels", "startChannel", "getChannel", "updateChannel", "stopChannel", "acceptHostKey"]  # noqa: RUF005
-        + [IMPORT_OPERATION],
+        + [IMPORT_OPERATION, "channelAudit"],
     },
     {
         "name": "runs",
@@ -165,6 +165,7 @@ RESPONSES: Final[dict[str, dict[int | str, dict[str, Any]]]] = {
     "info": {200: _json("the channel", INFO), 404: _error("unknown alias"), **_COMMON},
     "import": IMPORT_RESPONSES,
     "ticket": TICKET_RESPONSES,
+    "audit": AUDIT_RESPONSES,
     "start": {
         200: {
             "description": "connected: `OK` (a PATCH of tags alone: `OK` once they are in place)",
@@ -276,6 +277,8 @@ def body_doc(kind: str) -> dict[str, Any]:
         return IMPORT_BODY
     if kind == "ticket":
         return TICKET_BODY
+    if kind == "audit":
+        return AUDIT_PARAMS
     if kind in CHANNEL_KINDS:
         return channel_body(kind)
     key = "command"

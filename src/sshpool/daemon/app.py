@@ -155,6 +155,7 @@ def _add_routes(
         ("DELETE", "/channels/{alias}", channels.stop_channel, "stopChannel", "stop", None),
         ("PATCH", "/channels/{alias}", channels.update_channel, "updateChannel", "start", "patch"),
         ("POST", "/channels/{alias}/hostkey", channels.accept_host_key, "acceptHostKey", "hostkey", None),
+        ("GET", "/channels/{alias}/audit", channels.channel_audit, "channelAudit", "audit", "audit"),
         ("PUT", "/channels/{alias}/files", channels.put_file, "putFile", "put", "file"),
         ("GET", "/channels/{alias}/files", channels.get_file, "getFile", "get", "path"),
         ("PATCH", "/channels/{alias}/files", channels.chmod_file, "chmodFile", "chmod", "chmod"),

@@ -18,6 +18,8 @@ __all__ = ["AuditLog"]
 
 #: json.dumps(record, ensure_ascii=False, default=str), without building an encoder per line.
 _ENCODE = json.JSONEncoder(ensure_ascii=False, default=str).encode
+#: How far back :meth:`AuditLog.recent` reads: the current file's end, not its whole 10 MiB.
+_RECENT_BYTES = 1024 * 1024
 
 
 class AuditLog:
@@ -77,6 +79,29 @@ class AuditLog:
         except FileNotFoundError:
             return None
         return now.st_size if (now.st_dev, now.st_ino) == self._ident else None
+
+    def recent(self, alias: str, limit: int) -> list[dict[str, Any]]:
+        """The last ``limit`` lines about ``alias`` (aliases compared without regard to case) in
+        the current file's last MiB, oldest first: what a page shows beside a channel."""
+        key = alias.casefold()
+        try:
+            with open(self.path, "rb") as fh:
+                size = fh.seek(0, os.SEEK_END)
+                fh.seek(max(0, size - _RECENT_BYTES))
+                text = fh.read()
+        except FileNotFoundError:
+            return []
+        lines = text.split(b"\n")[1:] if size > _RECENT_BYTES else text.split(b"\n")  # a cut first line
+        found: list[dict[str, Any]] = []
+        for line in lines:
+            if key.encode() in line.lower():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(record, dict) and str(record.get("alias", "")).casefold() == key:
+                    found.append(record)
+        return found[-limit:]
 
     def reopen(self) -> None:
         """Open the path again (logrotate's ``postrotate``: ``kill -HUP``)."""

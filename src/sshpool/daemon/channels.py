@@ -13,12 +13,14 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from sshpool.daemon.allowlist import check_allowed
+from sshpool.daemon.answers import json_answer
 from sshpool.daemon.bodies import number, read_body
 from sshpool.daemon.dirs import change_mode, list_tree, make_directory
 from sshpool.daemon.docspage import DOCS_HTML
 from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.imports import check_servable
 from sshpool.daemon.metrics import CONTENT_TYPE as METRICS_TYPE
+from sshpool.daemon.terminaldoc import AUDIT_LIMIT
 from sshpool.daemon.transfer import download, upload
 from sshpool.defaults import UNSET
 from sshpool.dsn import DSN, unique_tags
@@ -165,6 +167,16 @@ class ChannelEndpoints(Endpoints):
     async def metrics_page(self) -> Response:
         """Prometheus metrics."""
         return Response(self.metrics.render(), media_type=METRICS_TYPE)
+
+    async def channel_audit(self, request: Request, alias: str) -> Response:
+        """Recent audit lines about a channel, oldest first: who ran what, when, and how it ended."""
+        channel = self.pool.get(alias)
+        given = request.query_params.get("limit", "20")
+        if not given.isdigit() or not 1 <= int(given) <= AUDIT_LIMIT:
+            raise RequestError(f"limit must be a whole number from 1 to {AUDIT_LIMIT}, not {given!r}")
+        audit = self.state.audit
+        lines = await asyncio.to_thread(audit.recent, channel.alias, int(given)) if audit is not None else []
+        return await json_answer({"alias": channel.alias, "lines": lines})
 
     async def docs(self) -> Response:
         return Response(DOCS_HTML, media_type="text/html")

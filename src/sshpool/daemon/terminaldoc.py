@@ -1,5 +1,6 @@
-"""The OpenAPI description of ``POST /tickets``, beside :mod:`sshpool.daemon.apidoc` (the
-terminal's WebSocket is not an OpenAPI operation: the README describes it)."""
+"""The OpenAPI description of what the web page adds: ``POST /tickets`` and ``GET
+/channels/{alias}/audit``, beside :mod:`sshpool.daemon.apidoc` (the terminal's WebSocket is not an
+OpenAPI operation: the README describes it)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ from typing import Any, Final
 
 from sshpool.daemon.importdoc import error_doc
 
-__all__ = ["TICKET_BODY", "TICKET_RESPONSES"]
+__all__ = ["AUDIT_LIMIT", "AUDIT_PARAMS", "AUDIT_RESPONSES", "TICKET_BODY", "TICKET_RESPONSES"]
+
+#: The most audit lines one GET /channels/{alias}/audit answers.
+AUDIT_LIMIT: Final = 500
 
 _TICKET: Final[dict[str, Any]] = {
     "type": "object",
@@ -42,4 +46,50 @@ TICKET_BODY: Final[dict[str, Any]] = {
             }
         },
     }
+}
+
+AUDIT_PARAMS: Final[dict[str, Any]] = {
+    "parameters": [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "description": f"how many of the latest lines (default 20, at most {AUDIT_LIMIT})",
+            "schema": {"type": "integer", "minimum": 1, "maximum": AUDIT_LIMIT},
+        }
+    ]
+}
+
+_AUDIT_LINE: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["time", "event"],
+    "properties": {
+        "time": {"type": "string", "format": "date-time"},
+        "event": {"type": "string", "description": "run, start, update, stop, tags, terminal, ticket..."},
+        "alias": {"type": "string"},
+        "command": {"type": "string"},
+        "exit_code": {"type": ["integer", "null"]},
+        "error": {"type": ["string", "null"]},
+        "duration": {"type": ["number", "null"]},
+        "client": {"type": ["string", "null"]},
+        "request_id": {"type": ["string", "null"]},
+    },
+}
+
+AUDIT_RESPONSES: Final[dict[int | str, dict[str, Any]]] = {
+    200: {
+        "description": "the channel's latest audit lines, oldest first (never output, a password or a token)",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["alias", "lines"],
+                    "properties": {"alias": {"type": "string"}, "lines": {"type": "array", "items": _AUDIT_LINE}},
+                }
+            }
+        },
+    },
+    400: error_doc("bad request: limit is not a whole number from 1 to 500"),
+    401: error_doc("missing or wrong token"),
+    404: error_doc("unknown alias"),
 }

@@ -86,8 +86,23 @@ async function poll() {
   try {
     const r = await api("/channels");
     if (r.ok) { channels = await r.json(); render(); }
+    if (selected) await activity(selected);
   } catch (e) { if (e.message === "401") return; }
   setTimeout(poll, POLL_MS);
+}
+
+function describe(line) {
+  const what = line.command !== undefined ? ` ${line.command}` : line.state ? ` ${line.state}` : "";
+  const how = line.error ? ` → ${line.error}` : line.exit_code !== undefined && line.exit_code !== null ? ` → exit ${line.exit_code}` : "";
+  const took = typeof line.duration === "number" ? ` (${line.duration.toFixed(3)} s)` : "";
+  return `${line.time.replace("T", " ").slice(0, 19)}  ${line.event}${what}${how}${took}${line.client ? `  from ${line.client}` : ""}`;
+}
+
+async function activity(alias) {
+  const r = await api(`/channels/${encodeURIComponent(alias)}/audit?limit=15`);
+  if (!r.ok || alias !== selected) return;
+  const { lines } = await r.json();
+  $("#detail-audit").replaceChildren(...lines.map((line) => el("li", {}, describe(line))));
 }
 
 function show(alias) {
@@ -95,7 +110,9 @@ function show(alias) {
   $("#detail").hidden = false;
   $("#detail-title").textContent = alias;
   $("#terminal-status").textContent = "";
+  $("#detail-audit").replaceChildren();
   render();
+  activity(alias).catch(() => {});
   $("#open-terminal").focus();
 }
 
