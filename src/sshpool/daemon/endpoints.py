@@ -9,7 +9,7 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
-from fastapi import Request
+from starlette.requests import HTTPConnection
 
 from sshpool.core.pool import Pool
 from sshpool.daemon.metrics import Metrics
@@ -22,7 +22,7 @@ __all__ = ["Endpoints", "client_key"]
 log = logging.getLogger("sshpool")
 
 
-def client_key(request: Request) -> str:
+def client_key(request: HTTPConnection) -> str:
     """Who asked, for the audit log and the channels' round robin between clients:
     ``X-SSHPool-Client``, else the peer address."""
     given = request.headers.get("x-sshpool-client", "").strip()
@@ -39,13 +39,13 @@ class Endpoints:
         self.state = state
         self.metrics = metrics
 
-    def audit(self, request: Request, event: str, **fields: Any) -> None:
-        """One audit line; a failed write is logged, never the request's failure."""
+    def audit(self, request: HTTPConnection, event: str, **fields: Any) -> None:
+        """One audit line (for a request or a WebSocket); a failed write is logged, never the
+        request's failure."""
         if self.state.audit is not None:
             try:
-                self.state.audit.write(
-                    event, request_id=request.scope["state"].get("request_id"), client=client_key(request), **fields
-                )
+                rid = request.scope.get("state", {}).get("request_id")
+                self.state.audit.write(event, request_id=rid, client=client_key(request), **fields)
             except OSError as exc:
                 log.error("audit log write failed: %s", exc)
 

@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import hmac
 import json
-import logging
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,14 +32,13 @@ from starlette.websockets import WebSocketDisconnect
 
 from sshpool.core.terminal import Terminal, check_size, open_terminal
 from sshpool.daemon.answers import json_answer
-from sshpool.daemon.endpoints import Endpoints
+from sshpool.daemon.endpoints import Endpoints, client_key
 from sshpool.daemon.guard import host_accepted
 from sshpool.errors import RequestError, SSHPoolError, UnknownAliasError
 
 __all__ = ["TICKET_SECONDS", "TerminalEndpoints", "Tickets"]
 
 TICKET_SECONDS = 30.0
-log = logging.getLogger("sshpool")
 
 
 class Tickets:
@@ -99,21 +97,20 @@ class TerminalEndpoints(Endpoints):
             await websocket.close(exc.code, exc.reason[:120])
             return
         channel = self.pool.get(alias)
-        who = websocket.client.host if websocket.client else "local"
-        rid = websocket.scope.get("state", {}).get("request_id")
+        who = client_key(websocket)
         self.open_terminals += 1
         started = time.monotonic()
         end: dict[str, Any] | None = None
         try:
             async with open_terminal(channel, client=who, **options) as term:
-                self._audit("terminal", alias=channel.alias, request_id=rid, client=who, state="open")
+                self.audit(websocket, "terminal", alias=channel.alias, state="open")
                 end = await _serve(websocket, term)
         except SSHPoolError as exc:
             end = {"type": "error", "error": exc.code, "message": exc.message}
         finally:
             self.open_terminals -= 1
             duration = round(time.monotonic() - started, 3)
-            self._audit("terminal", alias=channel.alias, request_id=rid, client=who, state="closed", duration=duration)
+            self.audit(websocket, "terminal", alias=channel.alias, state="closed", duration=duration)
         if end is None:  # the client went away
             return
         with contextlib.suppress(Exception):
@@ -123,13 +120,6 @@ class TerminalEndpoints(Endpoints):
                 await websocket.close(1011, str(reason)[:120])
             else:
                 await websocket.close(1000)
-
-    def _audit(self, event: str, **fields: Any) -> None:
-        if self.state.audit is not None:
-            try:
-                self.state.audit.write(event, **fields)
-            except OSError as exc:
-                log.error("audit log write failed: %s", exc)
 
     def _admit(self, websocket: WebSocket, alias: str) -> dict[str, Any]:
         """The terminal's options, or Refused saying why this socket gets none."""
