@@ -94,7 +94,7 @@ class TerminalEndpoints(Endpoints):
         try:
             options = self._admit(websocket, alias)
         except Refused as exc:
-            await websocket.close(exc.code, exc.reason[:120])
+            await websocket.close(exc.code, _reason(exc.reason))
             return
         channel = self.pool.get(alias)
         who = client_key(websocket)
@@ -117,7 +117,7 @@ class TerminalEndpoints(Endpoints):
             await websocket.send_text(json.dumps(end))
             if end.get("link_lost") or end["type"] == "error":
                 reason = end.get("message") or f"the link to {channel.alias} was lost; the channel reconnects"
-                await websocket.close(1011, str(reason)[:120])
+                await websocket.close(1011, _reason(str(reason)))
             else:
                 await websocket.close(1000)
 
@@ -189,6 +189,11 @@ async def _serve(websocket: WebSocket, term: Terminal) -> dict[str, Any] | None:
             with contextlib.suppress(BaseException):
                 await pump
     return (await term.end()).to_dict()
+
+
+def _reason(text: str) -> str:
+    """A close reason as long as the protocol allows (123 bytes of UTF-8), cut between characters."""
+    return text.encode()[:123].decode("utf-8", "ignore")
 
 
 def _control(term: Terminal, text: str) -> None:
