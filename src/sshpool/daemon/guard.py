@@ -22,7 +22,7 @@ from sshpool.daemon.state import ApiState
 if TYPE_CHECKING:
     from sshpool.daemon.metrics import Metrics
 
-__all__ = ["OPEN_PATHS", "Guard", "host_accepted", "host_name"]
+__all__ = ["OPEN_PATHS", "Guard", "host_accepted", "host_name", "token_accepted"]
 
 #: No token: health probes carry none, and /docs, /ui and their assets hold no data (the pages ask
 #: for the token before they load anything that does).
@@ -135,8 +135,7 @@ class Guard:
                 )
         if path in OPEN_PATHS or path.startswith("/static/"):
             return None
-        scheme, _, given = first.get(b"authorization", b"").decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.state.token.encode()):
+        if not token_accepted(self.state, first.get(b"authorization", b"").decode("latin-1")):
             resp = problem(
                 401,
                 "unauthorized",
@@ -155,6 +154,13 @@ def _too_large(limit: int, upload: bool = False) -> str:
     if limit == IMPORT_BODY_LIMIT:
         return f"inventory larger than {limit} bytes: import it in parts"
     return f"request body larger than {limit} bytes (--body-limit)"
+
+
+def token_accepted(state: ApiState, authorization: str) -> bool:
+    """Whether an Authorization header carries this daemon's token (``Bearer <token>``), compared
+    in constant time."""
+    scheme, _, given = authorization.partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), state.token.encode())
 
 
 def host_accepted(state: ApiState, host: str) -> bool:

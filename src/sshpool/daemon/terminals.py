@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import json
 import secrets
 import time
@@ -30,10 +29,11 @@ from fastapi import Request, WebSocket
 from fastapi.responses import Response
 from starlette.websockets import WebSocketDisconnect
 
+from sshpool.core.channel import Channel
 from sshpool.core.terminal import Terminal, check_size, open_terminal
 from sshpool.daemon.answers import json_answer
 from sshpool.daemon.endpoints import Endpoints, client_key
-from sshpool.daemon.guard import host_accepted
+from sshpool.daemon.guard import host_accepted, token_accepted
 from sshpool.errors import RequestError, SSHPoolError, UnknownAliasError
 
 __all__ = ["TICKET_SECONDS", "TerminalEndpoints", "Tickets"]
@@ -92,11 +92,10 @@ class TerminalEndpoints(Endpoints):
         """An interactive terminal on the channel's warm connection (WebSocket)."""
         await websocket.accept()
         try:
-            options = self._admit(websocket, alias)
+            channel, options = self._admit(websocket, alias)
         except Refused as exc:
             await websocket.close(exc.code, _reason(exc.reason))
             return
-        channel = self.pool.get(alias)
         who = client_key(websocket)
         self.open_terminals += 1
         started = time.monotonic()
@@ -121,8 +120,8 @@ class TerminalEndpoints(Endpoints):
             else:
                 await websocket.close(1000)
 
-    def _admit(self, websocket: WebSocket, alias: str) -> dict[str, Any]:
-        """The terminal's options, or Refused saying why this socket gets none."""
+    def _admit(self, websocket: WebSocket, alias: str) -> tuple[Channel, dict[str, Any]]:
+        """The channel and the terminal's options, or Refused saying why this socket gets none."""
         headers = websocket.headers
         host = headers.get("host", "")
         if self.state.check_host and not host_accepted(self.state, host):
@@ -131,16 +130,15 @@ class TerminalEndpoints(Endpoints):
         if origin is not None and urlsplit(origin).netloc.lower() != host.lower():
             raise Refused(4403, f"Origin {origin!r} is not this daemon's ({host})")
         ticket = websocket.query_params.get("ticket")
-        scheme, _, given = headers.get("authorization", "").partition(" ")
         if ticket is not None:
             if not self.tickets.redeem(ticket, alias):
                 raise Refused(4401, "the ticket is unknown, used, expired or for another alias: POST /tickets")
-        elif scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.state.token.encode()):
+        elif not token_accepted(self.state, headers.get("authorization", "")):
             raise Refused(4401, "a terminal needs a ticket (POST /tickets, then ?ticket=) or the bearer token")
         if self.state.draining:
             raise Refused(4503, "sshpoold is shutting down")
         try:
-            self.pool.get(alias)
+            channel = self.pool.get(alias)
         except UnknownAliasError:
             raise Refused(4404, f"no channel {alias!r}") from None
         if self.open_terminals >= self.state.settings.max_terminals:
@@ -153,7 +151,7 @@ class TerminalEndpoints(Endpoints):
         term = query.get("term", "xterm-256color")
         if not term.replace("-", "").replace(".", "").isalnum() or len(term) > 64:
             raise Refused(4400, f"invalid term {term!r}")
-        return {"cols": cols, "rows": rows, "term": term, "command": query.get("command") or None}
+        return channel, {"cols": cols, "rows": rows, "term": term, "command": query.get("command") or None}
 
 
 async def _serve(websocket: WebSocket, term: Terminal) -> dict[str, Any] | None:
