@@ -86,6 +86,10 @@ async def test_a_ticket_opens_a_terminal_where_typing_runs_commands_and_exit_end
         await ws.send(json.dumps({"type": "resize", "cols": 132, "rows": 43}))
         await ws.send(b"stty size\r")
         await read_until(ws, b"43 132")
+        for odd in ("[1]", "not json", "7", '{"type": "resize", "cols": 0, "rows": 5}', '{"type": "resize"}'):
+            await ws.send(odd)  # a control not understood is ignored: the terminal goes on as it was
+        await ws.send(b"stty size\r")
+        await read_until(ws, b"43 132")
         await ws.send(b"exit 3\r")
         assert await end_of(ws) == {"type": "exit", "exit_code": 3, "signal": None, "link_lost": False}
         with pytest.raises(ConnectionClosed):

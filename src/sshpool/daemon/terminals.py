@@ -27,7 +27,6 @@ from urllib.parse import urlsplit
 
 from fastapi import Request, WebSocket
 from fastapi.responses import Response
-from starlette.websockets import WebSocketDisconnect
 
 from sshpool.core.channel import Channel
 from sshpool.core.terminal import Terminal, check_size, open_terminal
@@ -161,31 +160,23 @@ async def _serve(websocket: WebSocket, term: Terminal) -> dict[str, Any] | None:
         while chunk := await term.read():
             await websocket.send_bytes(chunk)
 
-    pump = asyncio.ensure_future(output())
-    try:
-        while not pump.done():
-            receive = asyncio.ensure_future(websocket.receive())
-            await asyncio.wait({receive, pump}, return_when=asyncio.FIRST_COMPLETED)
-            if not receive.done():
-                receive.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await receive
-                break
-            message = receive.result()
-            if message["type"] == "websocket.disconnect":
-                return None
+    async def keys() -> None:
+        while (message := await websocket.receive())["type"] != "websocket.disconnect":
             if message.get("bytes") is not None:
                 term.write(message["bytes"])
             elif message.get("text") is not None:
                 _control(term, message["text"])
-        await pump
-    except (WebSocketDisconnect, OSError):
-        return None
+
+    pump, typing = asyncio.ensure_future(output()), asyncio.ensure_future(keys())
+    try:
+        await asyncio.wait({pump, typing}, return_when=asyncio.FIRST_COMPLETED)
+        if not pump.done() or pump.exception() is not None:
+            return None  # the client left, or its socket broke under the output
     finally:
-        if not pump.done():
-            pump.cancel()
+        for task in (pump, typing):
+            task.cancel()
             with contextlib.suppress(BaseException):
-                await pump
+                await task
     return (await term.end()).to_dict()
 
 
@@ -198,5 +189,5 @@ def _control(term: Terminal, text: str) -> None:
     """A client's control message; one that is not understood is ignored (the terminal goes on)."""
     with contextlib.suppress(ValueError, TypeError, KeyError):
         message = json.loads(text)
-        if message.get("type") == "resize":
+        if isinstance(message, dict) and message.get("type") == "resize":
             term.resize(int(message["cols"]), int(message["rows"]))
