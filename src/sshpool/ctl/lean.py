@@ -20,7 +20,7 @@ import termios
 
 from sshpool import quickjson
 from sshpool._version import __version__
-from sshpool.ctl.rawhttp import Answer, Exchange, ProtocolError
+from sshpool.ctl.rawhttp import PLAIN, Answer, Exchange, ProtocolError
 from sshpool.ctl.say import EXIT_ERROR, emit_json, reader_gone, say
 from sshpool.ctl.statusview import status_lines, status_table
 from sshpool.locate import find_address, find_token
@@ -40,8 +40,6 @@ __all__ = ["MODES", "main"]
 #: ``--mode``'s words (sshpool.defaults.MODES, which this path does not import; a test keeps them equal).
 MODES = ("exec", "shell")
 _VERBS = ("run", "status", "stop", "ssh")
-#: Characters an alias may hold and go into a path as they are (anything else: the full CLI quotes it).
-_PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
 #: How long a request other than a command may take (the full client's 30 s, plus the daemon's own).
 _REQUEST_TIMEOUT = 40.0
 
@@ -118,7 +116,7 @@ def _option(words: list[str], with_value: tuple[str, ...]) -> tuple[str, str, li
 
 
 def _plain_alias(alias: str) -> str:
-    if not alias or not set(alias) <= _PLAIN:
+    if not alias or not set(alias) <= PLAIN:  # anything else: the full CLI quotes it
         raise _Full  # a glob or a list (a fan-out), or an alias to be quoted
     return alias
 

@@ -17,9 +17,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["Answer", "Exchange", "ProtocolError"]
+__all__ = ["PLAIN", "Answer", "Exchange", "ProtocolError", "quote"]
 
 _READ = 256 * 1024
+#: Characters that go into a URL path or query as they are (RFC 3986's unreserved ones).
+PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
+
+
+def quote(text: str) -> str:
+    """``text`` percent-encoded for a path segment or a query value (urllib.parse loads ``re``)."""
+    return "".join(ch if ch in PLAIN else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
 
 
 class ProtocolError(OSError):

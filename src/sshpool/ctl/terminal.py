@@ -17,7 +17,7 @@ import threading
 import tty
 
 from sshpool import quickjson
-from sshpool.ctl.rawhttp import Exchange, ProtocolError
+from sshpool.ctl.rawhttp import Exchange, ProtocolError, quote
 from sshpool.ctl.rawws import WebSocket
 from sshpool.ctl.say import EXIT_ERROR, say
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
 __all__ = ["ssh", "ssh_call"]
 
 _ESCAPE_AFTER = (b"\r", b"\n")
-_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-~")
 
 
 def ssh_call(address: Address, headers: dict[str, str], words: list[str]) -> Callable[[], int] | None:
@@ -45,13 +44,16 @@ def ssh_call(address: Address, headers: dict[str, str], words: list[str]) -> Cal
 def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str]) -> int:
     cols, rows = _size()
     term = os.environ.get("TERM") or "xterm-256color"
-    query = f"cols={cols}&rows={rows}&term={_quote(term)}"
+    query = f"cols={cols}&rows={rows}&term={quote(term)}"
     if command:
-        query += f"&command={_quote(' '.join(command))}"
+        query += f"&command={quote(' '.join(command))}"
+    exchange: Exchange | None = None
     try:
         exchange = Exchange(address[0], address[1], None)
-        ws = WebSocket.open(exchange, f"/channels/{_quote(alias)}/terminal?{query}", headers)
+        ws = WebSocket.open(exchange, f"/channels/{quote(alias)}/terminal?{query}", headers)
     except (OSError, ProtocolError) as exc:
+        if exchange is not None:
+            exchange.close()
         say(f"cannot open a terminal on {alias} at {address[1] or address[0]}: {_why(exc)}")
         return EXIT_ERROR
     try:
@@ -60,10 +62,6 @@ def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str
             return _screen(ws, alias)
     finally:
         exchange.close()
-
-
-def _quote(text: str) -> str:
-    return "".join(ch if ch in _SAFE else "".join(f"%{b:02X}" for b in ch.encode()) for ch in text)
 
 
 def _why(exc: BaseException) -> str:
