@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 MB = 1024 * 1024
 
-SCENARIOS = ("latency", "first", "throughput", "fanout", "output", "footprint", "recovery")
+SCENARIOS = ("latency", "first", "throughput", "fanout", "output", "footprint", "recovery", "terminal", "ui")
 
 LATENCY = (
     "sshpool-lib",
@@ -31,10 +31,18 @@ LATENCY = (
 )
 #: A process per command: fewer samples. (ControlMaster starts one ``ssh`` per command too, but a
 #: light one, and is sampled as the warm contenders are.)
-SPAWNING = frozenset({"ssh", "sshpoolctl", "sshpoolctl-shell", "python-floor"})
+SPAWNING = frozenset({"ssh", "sshpoolctl", "sshpoolctl-shell", "python-floor", "sshpoolctl-ssh"})
 #: Contenders that need a running sshpoold.
 ON_DAEMON = frozenset(
-    {"sshpoold-rest", "sshpoold-rest-fast", "sshpoold-rest-frames", "sshpool-daemon-lib", *(SPAWNING - {"ssh"})}
+    {
+        "sshpoold-rest",
+        "sshpoold-rest-fast",
+        "sshpoold-rest-frames",
+        "sshpool-daemon-lib",
+        "sshpool-terminal",
+        "sshpool-ui",
+        *(SPAWNING - {"ssh"}),
+    }
 )
 FIRST = ("sshpool-lib", "sshpool-fast", "asyncssh")
 THROUGHPUT = (
@@ -61,6 +69,13 @@ OUTPUT = (
 )
 FOOTPRINT = ("sshpoold-rest", "asyncssh", "paramiko-nodelay")
 RECOVERY = ("sshpool-lib", "sshpool-fast", "sshpoold-rest", "sshpoold-rest-fast", "asyncssh", "paramiko-nodelay")
+#: Time to the remote prompt (a new process on a new terminal each time) ...
+PROMPT = ("sshpoolctl-ssh", "ssh", "ssh-controlmaster")
+#: ... and a keystroke's echo in a shell at its prompt.
+ECHO = ("sshpool-terminal", "asyncssh-pty")
+TERMINAL = (*PROMPT, *ECHO)
+#: The page, loaded with the fan-out's channels on the daemon (it runs in that phase).
+UI = ("sshpool-ui",)
 
 
 @dataclass(frozen=True)
@@ -80,6 +95,11 @@ class Plan:
     output_sizes: tuple[int, ...] = (1 * MB, 50 * MB, 100 * MB)
     output_rounds: int = 2
     recovery_rounds: int = 3
+    prompt_rounds: int = 5
+    prompt_batch: int = 4
+    echo_rounds: int = 5
+    echo_batch: int = 60
+    ui_rounds: int = 5
     scenarios: tuple[str, ...] = SCENARIOS
     only: frozenset[str] = field(default_factory=frozenset)  # empty: every contender
 
@@ -106,6 +126,11 @@ QUICK = Plan(
     output_sizes=(1 * MB, 50 * MB),  # 50 MB: the output targets are judged from there up
     output_rounds=1,
     recovery_rounds=1,
+    prompt_rounds=2,
+    prompt_batch=2,
+    echo_rounds=2,
+    echo_batch=30,
+    ui_rounds=2,
 )
 SMOKE = Plan(
     name="smoke",
@@ -123,6 +148,11 @@ SMOKE = Plan(
     output_sizes=(64 * 1024,),
     output_rounds=1,
     recovery_rounds=1,
+    prompt_rounds=1,
+    prompt_batch=2,
+    echo_rounds=1,
+    echo_batch=10,
+    ui_rounds=1,
     only=frozenset(
         {
             "sshpool-lib",
@@ -138,6 +168,10 @@ SMOKE = Plan(
             "subshell-floor",
             "ssh-controlmaster",
             "ssh",
+            "sshpoolctl-ssh",
+            "sshpool-terminal",
+            "asyncssh-pty",
+            "sshpool-ui",
         }
     ),
 )

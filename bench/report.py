@@ -32,7 +32,13 @@ LABELS = {
     "pssh-nodelay": "parallel-ssh + TCP_NODELAY",
     "ssh-controlmaster": "OpenSSH ControlMaster",  # a new `ssh` process per command, through the master
     "ssh": "OpenSSH fresh `ssh host cmd`",
+    "sshpoolctl-ssh": "`sshpoolctl ssh ALIAS` (new process, warm channel)",
+    "sshpool-terminal": "sshpoold terminal WebSocket (kept open)",
+    "asyncssh-pty": "asyncssh pty session (kept open)",
+    "sshpool-ui": "`/ui` in headless Chromium",
 }
+#: The same OpenSSH contenders, logging in to a prompt rather than running a command.
+PROMPT_LABELS = {"ssh": "OpenSSH fresh `ssh host`", "ssh-controlmaster": "OpenSSH `ssh host` through a ControlMaster"}
 
 
 def label(name: str) -> str:
@@ -196,10 +202,55 @@ def render(summary: dict[str, Any], checks: list[Check], meta: dict[str, Any]) -
             for n, d in rec.items()
         ]
         out += _table(["contender", "median ms", "x asyncssh", "failed"], rows)
+    out += _terminals(s)
     out += ["## Targets", "", "```", *(c.line() for c in checks), "```", ""]
     tally = {k: sum(1 for c in checks if c.status == k) for k in ("PASS", "MISS", "N/A")}
     out += [f"{tally['PASS']} PASS, {tally['MISS']} MISS, {tally['N/A']} N/A.", ""]
     return "\n".join(out)
+
+
+def _terminals(s: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    prompt, echo, page = s["terminal"]["prompt"], s["terminal"]["echo"], s["ui"]
+    if prompt or echo:
+        out += ["## Terminals", ""]
+    if prompt:
+        fresh = prompt.get("ssh", {}).get("median_ms", math.nan)
+        cm = prompt.get("ssh-controlmaster", {}).get("median_ms", math.nan)
+        rows = [
+            [
+                PROMPT_LABELS.get(n, label(n)),
+                str(d["n"]),
+                num(d["median_ms"], 2),
+                num(d["p99_ms"], 2),
+                times(ratio(d["median_ms"], fresh)),
+                times(ratio(d["median_ms"], cm)),
+                str(d["failures"]),
+            ]
+            for n, d in sorted(prompt.items(), key=lambda kv: _key(kv[1]["median_ms"]))
+        ]
+        out += ["Time to the remote prompt: a new process on a new terminal each time, as a person logs in.", ""]
+        out += _table(["contender", "n", "median ms", "p99 ms", "x fresh ssh", "x ControlMaster", "failed"], rows)
+    if echo:
+        rows = [
+            [label(n), str(d["n"]), num(d["median_ms"], 3), num(d["p99_ms"], 3), str(d["failures"])]
+            for n, d in sorted(echo.items(), key=lambda kv: _key(kv[1]["median_ms"]))
+        ]
+        out += ["Keystroke echo in a shell at its prompt, one key at a time.", ""]
+        out += _table(["contender", "n", "median ms", "p99 ms", "failed"], rows)
+    if page:
+        out += ["## The web page", ""]
+        rows = [
+            [label(n), str(d["channels"]), str(d["n"]), num(d["median_ms"], 1), num(d["p99_ms"], 1), str(d["failures"])]
+            for n, d in page.items()
+        ]
+        out += _table(["contender", "channels", "loads", "first table ms", "p99 ms", "failed"], rows)
+        out += [
+            "From the start of the navigation to the frame that paints the first table of every channel "
+            "(the page's own User Timing mark).",
+            "",
+        ]
+    return out
 
 
 def _key(x: float) -> float:

@@ -55,6 +55,8 @@ def contenders(plan: Plan) -> tuple[list[str], dict[str, str]]:
         "output": P.OUTPUT,
         "footprint": P.FOOTPRINT,
         "recovery": P.RECOVERY,
+        "terminal": P.TERMINAL,
+        "ui": (*P.UI, "sshpoold-rest"),  # sshpoold-rest opens the channels the page shows
     }
     for scenario in plan.scenarios:
         for name in lists[scenario]:
@@ -81,6 +83,8 @@ class Run:
             "output": {},
             "footprint": {},
             "recovery": {},
+            "terminal": {"prompt": {}, "echo": {}},
+            "ui": {},
         }
 
     # -------------------------------------------------------------- workers
@@ -190,7 +194,11 @@ class Run:
         otherwise be reused by the new connections and hide their cost."""
         p = self.plan
         n = max(p.fanout_sizes)
-        wanted = [*(P.FANOUT if "fanout" in p.scenarios else ()), *(P.FOOTPRINT if "footprint" in p.scenarios else ())]
+        wanted = [
+            *(P.FANOUT if "fanout" in p.scenarios else ()),
+            *(P.FOOTPRINT if "footprint" in p.scenarios else ()),
+            *(("sshpoold-rest", *P.UI) if "ui" in p.scenarios else ()),
+        ]
         names = [
             x for x in dict.fromkeys(wanted) if self.plan.plays(x) and x not in self.failed and available(x) is None
         ]
@@ -198,7 +206,7 @@ class Run:
         assert target is not None
         if "sshpoold-rest" in names:
             target = self.bed.new_daemon()
-        self.say(f"fresh processes for fan-out and footprint: {', '.join(names)}")
+        self.say(f"fresh processes for fan-out, footprint and the page: {', '.join(names)}")
         self.start_workers(names, target)
         names = [x for x in names if x in P.FANOUT or x in ("sshpoold-rest", "asyncssh")]
         self.say(f"opening {n} connections for each of {', '.join(names)}")
@@ -212,6 +220,8 @@ class Run:
                 reply = self.ask(name, "footprint", timeout=600, n=n)
                 if reply is not None:
                     self.data["footprint"][name] = reply["value"]
+        if "ui" in p.scenarios:
+            self.ui(n)
         if "fanout" not in p.scenarios:
             return
         fan = self.live(P.FANOUT)
@@ -231,6 +241,33 @@ class Run:
                     acc["failed"] += v["failed"]
                     acc["errors"] = (acc["errors"] + v.get("errors", []))[:3]
             self.data["fanout"][str(size)] = got
+
+    def ui(self, n: int) -> None:
+        """The page opened afresh with the ``n`` channels the fan-out put on the daemon."""
+        for name in self.live(P.UI):
+            self.say(f"the page: first table with {n} channels, {self.plan.ui_rounds} loads")
+            self.ask(name, "first_table", n=n, rounds=1)  # warm-up: the browser's caches, the first fetch
+            reply = self.ask(name, "first_table", timeout=600, n=n, rounds=self.plan.ui_rounds)
+            if reply is not None:
+                self.data["ui"][name] = reply["value"]
+
+    def terminal(self) -> None:
+        """Time to the remote prompt (a new process each time), then keystroke echo (kept sessions)."""
+        p = self.plan
+        for kind, names, op, rounds, batch in (
+            ("prompt", self.live(P.PROMPT), "prompt", p.prompt_rounds, p.prompt_batch),
+            ("echo", self.live(P.ECHO), "echo", p.echo_rounds, p.echo_batch),
+        ):
+            self.say(f"terminals, {kind}: {', '.join(names)}")
+            got: dict[str, dict[str, Any]] = {n: {"times": [], "failures": 0, "errors": []} for n in names}
+            for name in names:  # warm-up, not counted
+                self.ask(name, op, n=1 if kind == "prompt" else 10)
+            for _ in range(rounds):
+                for name in self.order(self.live(names)):
+                    reply = self.ask(name, op, n=batch)
+                    if reply is not None:
+                        _merge(got[name], reply["value"])
+            self.data["terminal"][kind] = got
 
     def output(self) -> None:
         p = self.plan
@@ -310,12 +347,13 @@ def execute(plan: Plan, say: Say) -> dict[str, Any]:
                 "throughput": run.throughput,
                 "output": run.output,
                 "recovery": run.recovery,
+                "terminal": run.terminal,
             }
             for scenario in plan.scenarios:
                 if scenario in steps:
                     steps[scenario]()
                     say(f"  ({time.time() - started:.0f} s)")
-            if "fanout" in plan.scenarios or "footprint" in plan.scenarios:
+            if {"fanout", "footprint", "ui"} & set(plan.scenarios):
                 run.stop_workers()
                 run.fanout_and_footprint()
                 say(f"  ({time.time() - started:.0f} s)")

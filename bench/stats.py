@@ -22,16 +22,7 @@ def percentile(values: list[float], q: float) -> float:
 def summarize(data: dict[str, Any]) -> dict[str, Any]:
     """The figures per scenario and contender; NaN where nothing was measured."""
     out: dict[str, Any] = {}
-    out["latency"] = {
-        name: {
-            "n": len(d["times"]),
-            "median_ms": percentile(d["times"], 50) * 1000,
-            "p99_ms": percentile(d["times"], 99) * 1000,
-            "failures": d["failures"],
-            "errors": d["errors"],
-        }
-        for name, d in data["latency"].items()
-    }
+    out["latency"] = {name: _timed(d) for name, d in data["latency"].items()}
     out["first"] = {
         name: {"n": len(d["times"]), "median_ms": percentile(d["times"], 50) * 1000, "failures": d["failures"]}
         for name, d in data["first"].items()
@@ -75,7 +66,20 @@ def summarize(data: dict[str, Any]) -> dict[str, Any]:
         name: {"median_s": statistics.median(d["times"]) if d["times"] else math.nan, "failed": d["failed"]}
         for name, d in data["recovery"].items()
     }
+    out["terminal"] = {kind: {name: _timed(d) for name, d in per.items()} for kind, per in data["terminal"].items()}
+    out["ui"] = {name: {**_timed(d), "channels": d["channels"]} for name, d in data["ui"].items()}
     return out
+
+
+def _timed(d: dict[str, Any]) -> dict[str, Any]:
+    """Samples in seconds -> their count, median and p99 in ms, and the failures."""
+    return {
+        "n": len(d["times"]),
+        "median_ms": percentile(d["times"], 50) * 1000,
+        "p99_ms": percentile(d["times"], 99) * 1000,
+        "failures": d["failures"],
+        "errors": d["errors"],
+    }
 
 
 def ratio(value: float, base: float) -> float:

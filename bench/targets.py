@@ -237,6 +237,7 @@ def check(s: dict[str, Any], meta: dict[str, Any] | None = None) -> list[Check]:
         unit=" KB",
         uses=("sshpoold-rest",),
     )
+    _terminals(j, s)
     sizes = sorted((int(k) for k in s["output"]), reverse=True)
     for size in [x for x in sizes if x >= 50 * MB]:
         per = s["output"][str(size)]
@@ -267,3 +268,38 @@ def check(s: dict[str, Any], meta: dict[str, Any] | None = None) -> list[Check]:
             uses=("sshpool-lib",),
         )
     return j.checks
+
+
+def _terminals(j: Judge, s: dict[str, Any]) -> None:
+    prompt, echo = s["terminal"]["prompt"], s["terminal"]["echo"]
+    ctl = _get(prompt, "sshpoolctl-ssh", "median_ms")
+    for who, what, limit in (
+        ("ssh", "a fresh `ssh host`", 0.25),
+        ("ssh-controlmaster", "`ssh host` with a ControlMaster up", 3.0),
+    ):
+        j.add(
+            f"terminal: `sshpoolctl ssh` to the prompt / {what} to the prompt",
+            ratio(ctl, _get(prompt, who, "median_ms")),
+            limit,
+            True,
+            uses=("sshpoolctl-ssh", who),
+        )
+    floor = _get(echo, "asyncssh-pty", "median_ms")
+    j.add(
+        "terminal: keystroke echo through the terminal WebSocket, median",
+        _get(echo, "sshpool-terminal", "median_ms"),
+        2.0,
+        True,
+        unit=" ms",
+        note="" if math.isnan(floor) else f"an asyncssh pty session, same run: {floor:.2f} ms",
+        uses=("sshpool-terminal",),
+    )
+    page = s["ui"].get("sshpool-ui", {})
+    j.add(
+        f"`/ui` first table with {page.get('channels', 'the fan-out')} channels (Chromium, loopback), median",
+        _get(page, "median_ms"),
+        1000,
+        True,
+        unit=" ms",
+        uses=("sshpool-ui",),
+    )

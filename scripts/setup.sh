@@ -42,7 +42,7 @@ fi
 # PYTHONDONTWRITEBYTECODE set) every sshpoolctl process would compile its modules again, ~10 ms a call.
 .venv/bin/python -m compileall -q src/sshpool >/dev/null
 if [ "${1:-}" = "--with-bench" ]; then
-    # The bench's peers (paramiko, Fabric, parallel-ssh) and matplotlib get a virtualenv of their own
+    # The bench's peers (paramiko, Fabric, parallel-ssh), matplotlib and Selenium get a virtualenv of their own
     # (`make bench`, and `make test`, whose smoke run of the bench uses it).
     if [ ! -x bench/.venv/bin/python ]; then
         "$PY" -m venv bench/.venv

@@ -34,8 +34,21 @@ PEER_MODULES = [
     "openssh",
     "paramiko_peers",
     "pssh_peers",
+    "terminal",
+    "ui_page",
 ]
-SCENARIOS = ("Latency", "First command", "Throughput", "Fan-out", "Output", "Footprint", "Recovery", "Targets")
+SCENARIOS = (
+    "Latency",
+    "First command",
+    "Throughput",
+    "Fan-out",
+    "Output",
+    "Footprint",
+    "Recovery",
+    "Terminals",
+    "The web page",
+    "Targets",
+)
 
 
 def test_the_smallest_bench_run_measures_every_scenario_and_marks_every_target(tmp_path: Path) -> None:
@@ -65,6 +78,14 @@ def test_the_smallest_bench_run_measures_every_scenario_and_marks_every_target(t
     floor = [t for t in data["targets"] if t["name"].startswith("latency: library warm-shell")]
     assert floor and "bare subshell loop" in floor[0]["note"], floor
     assert data["summary"]["footprint"]["sshpoold-rest"]["n"] == 3
+    # a terminal reaches the remote prompt every time, the echo comes back, the page shows every channel
+    terminal = data["summary"]["terminal"]
+    for name in ("sshpoolctl-ssh", "ssh", "ssh-controlmaster"):
+        assert terminal["prompt"][name]["n"] == 2 and terminal["prompt"][name]["failures"] == 0, terminal["prompt"]
+    for name in ("sshpool-terminal", "asyncssh-pty"):
+        assert terminal["echo"][name]["n"] == 10 and terminal["echo"][name]["failures"] == 0, terminal["echo"]
+    page = data["summary"]["ui"]["sshpool-ui"]
+    assert page["channels"] == 3 and page["n"] == 1 and page["failures"] == 0, page
 
     # Every target is judged in the open: PASS or MISS with its figure, printed as well as written.
     lines = [t for t in data["targets"]]

@@ -1,5 +1,6 @@
 """The OpenSSH client: a fresh ``ssh host cmd`` per command (what a shell loop does), and
-ControlMaster multiplexing (what users do today to make that fast)."""
+ControlMaster multiplexing (what users do today to make that fast); and ``ssh host`` to a prompt,
+both ways, for the terminals."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from ..config import Target
 from .common import ECHO, output_command, timed_loop
+from .ptys import time_to_prompt
 
 
 class OpenSSHFresh:
@@ -43,6 +45,10 @@ class OpenSSHFresh:
 
     def latency(self, n: int, command: str = ECHO) -> dict[str, Any]:
         return timed_loop(n, lambda: self._one(command)).as_dict()
+
+    def prompt(self, n: int) -> dict[str, Any]:
+        """``ssh host`` on a terminal, as a person logs in: timed to the remote prompt."""
+        return time_to_prompt(n, [*self.base(), self.t.host], {**os.environ, "TERM": "xterm"})
 
     def output(self, size: int) -> dict[str, Any]:
         started = time.perf_counter()

@@ -12,25 +12,20 @@ Registered as a plugin by tests/conftest.py, so the fixture reaches every folder
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
-__all__ = ["CHROMEDRIVER", "CHROMIUM", "Browser", "browser"]
+from .chromium import CHROMEDRIVER, CHROMIUM, WAIT, missing, start_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WAIT = 20.0
+__all__ = ["CHROMEDRIVER", "CHROMIUM", "Browser", "browser"]
 
 
 class Browser:
@@ -73,26 +68,10 @@ class Browser:
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Browser]:
     """A fresh headless Chromium (its own profile under ``tmp_path``), closed afterwards."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail(f"{CHROMIUM} and {CHROMEDRIVER} are needed for the web-page tests: run scripts/setup.sh")
-    options = Options()
-    options.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",  # the tests run as root
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--no-first-run",
-        "--window-size=1280,1024",
-        f"--user-data-dir={tmp_path / 'chromium-profile'}",
-    ):
-        options.add_argument(arg)
-    # No proxy for the daemon on loopback, whatever the environment says.
-    env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy", "all_proxy")}
-    service = Service(executable_path=str(CHROMEDRIVER), env=env, log_output=str(tmp_path / "chromedriver.log"))
-    driver = webdriver.Chrome(service=service, options=options)
-    driver.set_page_load_timeout(WAIT)
-    driver.set_script_timeout(WAIT)
+    why = missing()
+    if why is not None:
+        pytest.fail(f"the web-page tests need Chromium: {why}")
+    driver = start_chromium(tmp_path / "chromium-profile", tmp_path / "chromedriver.log")
     try:
         yield Browser(driver)
     finally:

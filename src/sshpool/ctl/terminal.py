@@ -8,12 +8,13 @@ the remote program was killed by a signal, or the terminal could not be opened (
 
 from __future__ import annotations
 
-import contextlib
+# The C modules under signal and threading: their Python layers cost ~5 ms of imports (enum,
+# collections, functools), a fifth of a terminal's start. contextlib is not used for the same reason.
+import _signal as signal  # type: ignore[import-not-found,unused-ignore]
+import _thread
 import os
-import signal
 import sys
 import termios
-import threading
 import tty
 
 from sshpool import quickjson
@@ -23,7 +24,7 @@ from sshpool.ctl.say import EXIT_ERROR, say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable
     from types import FrameType
 
     from sshpool.locate import Address
@@ -57,11 +58,33 @@ def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str
         say(f"cannot open a terminal on {alias} at {address[1] or address[0]}: {_why(exc)}")
         return EXIT_ERROR
     try:
-        with _raw(sys.stdin.fileno()), _resizes(ws):
-            threading.Thread(target=_keys, args=(ws,), daemon=True).start()
-            return _screen(ws, alias)
+        return _session(ws, alias)
     finally:
         exchange.close()
+
+
+def _session(ws: WebSocket, alias: str) -> int:
+    """Raw mode while the terminal is open (when stdin is a terminal) and each SIGWINCH sent as the
+    new size; both put back on any way out."""
+
+    def resized(signum: int, frame: FrameType | None) -> None:
+        cols, rows = _size()
+        ws.send(f'{{"type": "resize", "cols": {cols}, "rows": {rows}}}')
+
+    fd = sys.stdin.fileno()
+    saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    try:
+        if saved is not None:
+            tty.setraw(fd)
+        before = signal.signal(signal.SIGWINCH, resized)
+        try:
+            _thread.start_new_thread(_keys, (ws,))  # ends with the process, as a daemon thread
+            return _screen(ws, alias)
+        finally:
+            signal.signal(signal.SIGWINCH, before)
+    finally:
+        if saved is not None:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 def _why(exc: BaseException) -> str:
@@ -73,9 +96,11 @@ def _why(exc: BaseException) -> str:
 def _size() -> tuple[int, int]:
     """The window's columns and rows: the terminal's own (COLUMNS would not follow a resize)."""
     for stream in (sys.stdout, sys.stdin):
-        with contextlib.suppress(OSError, ValueError):
+        try:
             size = os.get_terminal_size(stream.fileno())
-            return size.columns, size.lines
+        except (OSError, ValueError):
+            continue
+        return size.columns, size.lines
     return 80, 24
 
 
@@ -87,8 +112,10 @@ def _screen(ws: WebSocket, alias: str) -> int:
         if isinstance(message, bytes):
             os.write(out, message)
         else:
-            with contextlib.suppress(ValueError):
+            try:
                 end = _json(message)
+            except ValueError:
+                pass
     code = ws.close_code
     status = end.get("exit_code")
     if end.get("type") == "exit" and isinstance(status, int):
@@ -117,7 +144,7 @@ def _keys(remote: WebSocket) -> None:
     """Send what is typed; ``~.`` at the start of a line disconnects, ``~~`` sends one ``~``."""
     fd = sys.stdin.fileno()
     line_start, tilde = True, False
-    with contextlib.suppress(OSError):
+    try:
         while data := os.read(fd, 4096):
             sent = bytearray()
             for byte in (data[i : i + 1] for i in range(len(data))):
@@ -135,32 +162,5 @@ def _keys(remote: WebSocket) -> None:
                 line_start = byte in _ESCAPE_AFTER
             if sent and not remote.send(bytes(sent)):
                 return
-
-
-@contextlib.contextmanager
-def _raw(fd: int) -> Iterator[None]:
-    """Raw mode for the block when ``fd`` is a terminal; the settings come back on any exit."""
-    if not os.isatty(fd):
-        yield
+    except OSError:
         return
-    saved = termios.tcgetattr(fd)
-    try:
-        tty.setraw(fd)
-        yield
-    finally:
-        termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-
-
-@contextlib.contextmanager
-def _resizes(remote: WebSocket) -> Iterator[None]:
-    """Each SIGWINCH sends the new window size."""
-
-    def resized(signum: int, frame: FrameType | None) -> None:
-        cols, rows = _size()
-        remote.send(f'{{"type": "resize", "cols": {cols}, "rows": {rows}}}')
-
-    before = signal.signal(signal.SIGWINCH, resized)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGWINCH, before)

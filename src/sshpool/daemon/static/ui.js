@@ -5,6 +5,7 @@
 
 const KEY = "sshpool-token";
 const POLL_MS = 1000;
+const FIRST_TABLE = "sshpool:first-table";
 const $ = (css) => document.querySelector(css);
 let token = sessionStorage.getItem(KEY) || "";
 let channels = {};
@@ -82,10 +83,18 @@ function render() {
   if (selected && channels[selected]) $("#detail-info").textContent = JSON.stringify(channels[selected], null, 2);
 }
 
+// The first table on screen, as a User Timing mark (DevTools shows it; the bench reads it): what a
+// person waits for after opening the page. Taken after the frame that paints it.
+function markFirstTable() {
+  if (performance.getEntriesByName(FIRST_TABLE).length) return;
+  const count = Object.keys(channels).length;
+  requestAnimationFrame(() => setTimeout(() => performance.mark(FIRST_TABLE, { detail: { channels: count } }), 0));
+}
+
 async function poll() {
   try {
     const r = await api("/channels");
-    if (r.ok) { channels = await r.json(); render(); }
+    if (r.ok) { channels = await r.json(); render(); markFirstTable(); }
     if (selected) await activity(selected);
   } catch (e) { if (e.message === "401") return; }
   setTimeout(poll, POLL_MS);
