@@ -220,6 +220,7 @@ async function openTerminal() {
   term.loadAddon(fit);
   term.open($("#terminal"));
   fit.fit();
+  $("#terminal").scrollIntoView({ block: "nearest" }); // a terminal opened below the fold is on screen
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const q = new URLSearchParams({ ticket, cols: term.cols, rows: term.rows });
   const ws = new WebSocket(`${scheme}://${location.host}/channels/${encodeURIComponent(selected)}/terminal?${q}`);
