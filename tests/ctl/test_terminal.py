@@ -15,7 +15,8 @@ import pexpect
 import pytest
 
 from tests.ctl.test_shell import ctl_env
-from tests.support.daemon import Daemon
+from tests.support.daemon import Daemon, start_daemon
+from tests.support.tls import self_signed
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -106,3 +107,25 @@ def test_a_terminal_opens_over_the_unix_socket_too(tmp_path: Path, sshd: Any, te
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(15) == 0
+
+
+def test_a_terminal_opens_on_an_https_daemon_the_client_trusts_and_says_why_on_one_it_does_not(
+    tmp_path: Path, sshd: Any, test_user: Any, ssh_home: Any
+) -> None:
+    cert, key = self_signed(tmp_path)
+    dsn = f"web://{test_user.name}@{sshd.host}:{sshd.port}"
+    d = start_daemon(tmp_path, "--tls-cert", str(cert), "--tls-key", str(key), "--channel", dsn)
+    try:
+        assert d.url.startswith("https://")
+        trusted = ctl_env(d, tmp_path, SSL_CERT_FILE=str(cert))
+        for words in (["ssh", "web", "echo", "over-tls"], ["ssh", "web", "--", "echo", "over-tls"]):
+            ran = subprocess.run([CTL, *words], capture_output=True, env=trusted, timeout=30, check=False)
+            assert ran.returncode == 0 and b"over-tls" in ran.stdout, ran
+        untrusted = ctl_env(d, tmp_path)
+        ran = subprocess.run(
+            [CTL, "ssh", "web", "echo", "over-tls"], capture_output=True, env=untrusted, timeout=30, check=False
+        )
+        assert ran.returncode == 255 and b"over-tls" not in ran.stdout, ran
+        assert b"cannot open a terminal on web" in ran.stderr and b"certificate verify failed" in ran.stderr, ran
+    finally:
+        d.stop()

@@ -311,9 +311,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.verb is None:
         return _shell(client, words.parser)
     if args.verb == "ssh":  # here only with what the lean path leaves (an https daemon, flags after the verb)
-        if client.endpoint.url.startswith("https:"):
-            say("sshpoolctl ssh speaks plain HTTP or the Unix socket; this daemon is HTTPS")
-            return EXIT_ERROR
         address = (client.endpoint.url, client.endpoint.socket, client.endpoint.source, "")
         return ssh(address, client.auth_headers(), args.alias, args.command)
     try:

@@ -3,13 +3,13 @@
 websockets' own client costs ~87 ms of imports here (``importlib.metadata``, ``email``, ``ssl``),
 three times a whole Python start, and a terminal is only instant when it opens before the user
 notices: the handshake is one HTTP/1.1 request, and the frames sshpoold sends are whole messages
-of a few kilobytes. One reader (the screen), any number of writers (keys, resizes) behind a lock.
+of a few kilobytes. One thread reads and writes it (a TLS socket must not be used from two at once);
+:meth:`fileno` and :meth:`pending` let it wait for the socket together with the keyboard.
 The server end of every test of this module is sshpoold's (uvicorn's websockets).
 """
 
 from __future__ import annotations
 
-import _thread  # threading's Python layer costs ~3 ms of imports for one lock
 import binascii
 import os
 
@@ -36,7 +36,6 @@ class WebSocket:
     def __init__(self, exchange: Exchange, rest: bytes) -> None:
         self.sock = exchange.sock
         self._buf = bytearray(rest)
-        self._lock = _thread.allocate_lock()
         self._closed_by_us = False
         self.close_code: int | None = None
         self.close_reason = ""
@@ -65,6 +64,15 @@ class WebSocket:
         if fields.get("sec-websocket-accept") != expected:
             raise ProtocolError("the server's WebSocket handshake does not answer ours")
         return cls(exchange, buf[end + 4 :])
+
+    def fileno(self) -> int:
+        return self.sock.fileno()
+
+    def pending(self) -> bool:
+        """Whether bytes already read (by this client or by TLS) wait for :meth:`recv`, which a
+        ``select`` on the socket would not show."""
+        tls_pending = getattr(self.sock, "pending", None)
+        return bool(self._buf) or bool(tls_pending is not None and tls_pending())
 
     def send(self, data: bytes | str) -> bool:
         """One message (bytes: binary, str: text); False once the connection is gone."""
@@ -115,8 +123,7 @@ class WebSocket:
         pad = (mask * (n // 4 + 1))[:n]
         masked = (int.from_bytes(payload, "big") ^ int.from_bytes(pad, "big")).to_bytes(n, "big")
         try:
-            with self._lock:
-                self.sock.sendall(head + mask + masked)
+            self.sock.sendall(head + mask + masked)
         except OSError:
             return False
         return True

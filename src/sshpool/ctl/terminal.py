@@ -8,11 +8,11 @@ the remote program was killed by a signal, or the terminal could not be opened (
 
 from __future__ import annotations
 
-# The C modules under signal and threading: their Python layers cost ~5 ms of imports (enum,
-# collections, functools), a fifth of a terminal's start. contextlib is not used for the same reason.
+# The C module under signal: its Python layer costs ~1.6 ms of imports (enum), a fifteenth of a
+# terminal's start. contextlib (~3 ms with collections and functools) is not used for that reason.
 import _signal as signal  # type: ignore[import-not-found,unused-ignore]
-import _thread
 import os
+import select
 import sys
 import termios
 import tty
@@ -21,6 +21,7 @@ from sshpool import quickjson
 from sshpool.ctl.rawhttp import Exchange, ProtocolError, quote
 from sshpool.ctl.rawws import WebSocket
 from sshpool.ctl.say import EXIT_ERROR, say
+from sshpool.locate import host_port
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -51,6 +52,8 @@ def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str
     exchange: Exchange | None = None
     try:
         exchange = Exchange(address[0], address[1], None)
+        if not address[1] and address[0].startswith("https:"):
+            _tls(exchange)
         ws = WebSocket.open(exchange, f"/channels/{quote(alias)}/terminal?{query}", headers)
     except (OSError, ProtocolError) as exc:
         if exchange is not None:
@@ -63,28 +66,85 @@ def ssh(address: Address, headers: dict[str, str], alias: str, command: list[str
         exchange.close()
 
 
+def _tls(exchange: Exchange) -> None:
+    """TLS over the connected socket, verified as the full client verifies (the system's trusted
+    certificates, or SSL_CERT_FILE's); only an https daemon pays for ssl's imports."""
+    import ssl  # noqa: PLC0415 (~25 ms of imports, for an https daemon only)
+
+    name = host_port(exchange.host)[0]
+    exchange.sock = ssl.create_default_context().wrap_socket(exchange.sock, server_hostname=name)  # type: ignore[arg-type]
+
+
 def _session(ws: WebSocket, alias: str) -> int:
-    """Raw mode while the terminal is open (when stdin is a terminal) and each SIGWINCH sent as the
-    new size; both put back on any way out."""
-
-    def resized(signum: int, frame: FrameType | None) -> None:
-        cols, rows = _size()
-        ws.send(f'{{"type": "resize", "cols": {cols}, "rows": {rows}}}')
-
+    """The terminal in one thread: the screen, the keys and the window's size are waited for
+    together (a TLS connection must not be read and written from two threads at once). Raw mode
+    while it is open (when stdin is a terminal), the SIGWINCH handler and its wake-up pipe; all put
+    back on any way out."""
     fd = sys.stdin.fileno()
     saved = termios.tcgetattr(fd) if os.isatty(fd) else None
+    wake, woken = os.pipe()
+    os.set_blocking(woken, False)
     try:
         if saved is not None:
             tty.setraw(fd)
-        before = signal.signal(signal.SIGWINCH, resized)
+        handler = signal.signal(signal.SIGWINCH, _no_op)
+        wakeup = signal.set_wakeup_fd(woken)
         try:
-            _thread.start_new_thread(_keys, (ws,))  # ends with the process, as a daemon thread
-            return _screen(ws, alias)
+            return _pump(ws, alias, fd, wake)
         finally:
-            signal.signal(signal.SIGWINCH, before)
+            signal.set_wakeup_fd(wakeup)
+            signal.signal(signal.SIGWINCH, handler)
     finally:
+        os.close(wake)
+        os.close(woken)
         if saved is not None:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _no_op(signum: int, frame: FrameType | None) -> None:
+    """SIGWINCH's handler: the wake-up pipe carries it to :func:`_pump`."""
+
+
+def _pump(ws: WebSocket, alias: str, keyboard: int, wake: int) -> int:
+    """Screen bytes out, keys in, resizes sent, until the remote side's end; its exit status."""
+    out = sys.stdout.fileno()
+    keys = _Keys()
+    end: dict[str, object] = {}
+    sources = [ws.fileno(), keyboard, wake]
+    while True:
+        if ws.pending():  # the screen first; the rest only if it is ready now
+            ready = [ws.fileno(), *select.select(sources, [], [], 0)[0]]
+        else:
+            ready = select.select(sources, [], [])[0]
+        if wake in ready:
+            os.read(wake, 512)
+            cols, rows = _size()
+            ws.send(f'{{"type": "resize", "cols": {cols}, "rows": {rows}}}')
+        if keyboard in ready:
+            try:
+                typed = os.read(keyboard, 4096)
+            except OSError:
+                typed = b""
+            if not typed:  # stdin ended (not a terminal): the remote side goes on until its end
+                sources.remove(keyboard)
+            else:
+                data, leave = keys.feed(typed)
+                if data:
+                    ws.send(data)
+                if leave:
+                    ws.close()
+        if ws.fileno() in ready:
+            message = ws.recv()
+            if message is None:
+                break
+            if isinstance(message, bytes):
+                os.write(out, message)
+            else:
+                try:
+                    end = _json(message)
+                except ValueError:
+                    pass
+    return _status(ws, alias, end)
 
 
 def _why(exc: BaseException) -> str:
@@ -104,18 +164,8 @@ def _size() -> tuple[int, int]:
     return 80, 24
 
 
-def _screen(ws: WebSocket, alias: str) -> int:
-    """Write the remote side's bytes until its end; its exit status."""
-    out = sys.stdout.fileno()
-    end: dict[str, object] = {}
-    while (message := ws.recv()) is not None:
-        if isinstance(message, bytes):
-            os.write(out, message)
-        else:
-            try:
-                end = _json(message)
-            except ValueError:
-                pass
+def _status(ws: WebSocket, alias: str, end: dict[str, object]) -> int:
+    """The exit status the remote side's end gives (255 with why when it gives none)."""
     code = ws.close_code
     status = end.get("exit_code")
     if end.get("type") == "exit" and isinstance(status, int):
@@ -140,27 +190,26 @@ def _note(text: str) -> None:
     sys.stderr.flush()
 
 
-def _keys(remote: WebSocket) -> None:
-    """Send what is typed; ``~.`` at the start of a line disconnects, ``~~`` sends one ``~``."""
-    fd = sys.stdin.fileno()
-    line_start, tilde = True, False
-    try:
-        while data := os.read(fd, 4096):
-            sent = bytearray()
-            for byte in (data[i : i + 1] for i in range(len(data))):
-                if tilde:
-                    tilde = False
-                    if byte == b".":
-                        remote.close()
-                        return
-                    if byte != b"~":
-                        sent += b"~"
-                elif line_start and byte == b"~":
-                    tilde = True
-                    continue
-                sent += byte
-                line_start = byte in _ESCAPE_AFTER
-            if sent and not remote.send(bytes(sent)):
-                return
-    except OSError:
-        return
+class _Keys:
+    """What is typed, as it is sent: ``~.`` at the start of a line disconnects, ``~~`` sends one
+    ``~``, as in OpenSSH."""
+
+    def __init__(self) -> None:
+        self.line_start, self.tilde = True, False
+
+    def feed(self, data: bytes) -> tuple[bytes, bool]:
+        """The bytes to send, and whether to disconnect (after sending them)."""
+        sent = bytearray()
+        for byte in (data[i : i + 1] for i in range(len(data))):
+            if self.tilde:
+                self.tilde = False
+                if byte == b".":
+                    return bytes(sent), True
+                if byte != b"~":
+                    sent += b"~"
+            elif self.line_start and byte == b"~":
+                self.tilde = True
+                continue
+            sent += byte
+            self.line_start = byte in _ESCAPE_AFTER
+        return bytes(sent), False
