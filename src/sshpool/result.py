@@ -21,6 +21,28 @@ def decode_output(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+class _Text:
+    """``stdout``/``stderr``: the text of the kept bytes, decoded on first read. Decoding 100 MB
+    costs about as much as receiving it, and a caller who takes the bytes (a framed answer, a
+    file, ``stdout_bytes``) never needs the text."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._slot = "_" + name
+        self._raw = name + "_bytes"
+
+    def __get__(self, result: object, owner: type | None = None) -> str:
+        if result is None:
+            return ""  # the dataclass default
+        text: str | None = result.__dict__[self._slot]
+        if text is None:
+            text = decode_output(getattr(result, self._raw) or b"")
+            result.__dict__[self._slot] = text
+        return text
+
+    def __set__(self, result: object, text: str | None) -> None:
+        result.__dict__[self._slot] = text
+
+
 @dataclass(frozen=True)
 class Result:
     """A finished (or abandoned) command.
@@ -30,8 +52,9 @@ class Result:
     ``exception`` is the human sentence for it (the classic field name).
     """
 
-    stdout: str = ""
-    stderr: str = ""
+    #: None given with ``stdout_bytes``: decoded from them when first read (a str always comes out).
+    stdout: _Text = _Text()
+    stderr: _Text = _Text()
     exit_code: int | None = None
     signal: str | None = None
     timed_out: bool = False
@@ -51,8 +74,8 @@ class Result:
         fields.setdefault("stdout_total", len(stdout))
         fields.setdefault("stderr_total", len(stderr))
         return cls(
-            stdout=decode_output(stdout),
-            stderr=decode_output(stderr),
+            stdout=None,
+            stderr=None,
             stdout_bytes=stdout,
             stderr_bytes=stderr,
             **fields,
